@@ -1,0 +1,1 @@
+"""calico-felix: the per-host agent (syncer → calc graph → sequencer → dataplane)."""
