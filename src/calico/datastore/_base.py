@@ -24,6 +24,7 @@ Values are text (the resource JSON); the store never interprets them.
 from __future__ import annotations
 
 import abc
+import builtins
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class Datastore(abc.ABC):
     def get(self, key: str) -> KV | None: ...
 
     @abc.abstractmethod
-    def list(self, prefix: str) -> tuple[list[KV], int]:
+    def list(self, prefix: str) -> tuple[builtins.list[KV], int]:
         """Live keys under ``prefix`` (sorted by key) and the store revision."""
 
     @abc.abstractmethod

@@ -6,6 +6,7 @@ watches can start from any uncompacted revision, exactly like etcd.
 
 from __future__ import annotations
 
+import builtins
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class MemoryDatastore(Datastore):
             entry = self._data.get(key)
             return entry.kv if entry else None
 
-    def list(self, prefix: str) -> tuple[list[KV], int]:
+    def list(self, prefix: str) -> tuple[builtins.list[KV], int]:
         with self._lock:
             self._expire()
             items = [e.kv for k, e in self._data.items() if k.startswith(prefix)]
@@ -119,7 +120,7 @@ class MemoryDatastore(Datastore):
         for key in dead:
             self._remove(key)
 
-    def _events_since(self, prefix: str, revision: int) -> list[WatchEvent]:
+    def _events_since(self, prefix: str, revision: int) -> builtins.list[WatchEvent]:
         if revision <= self._compacted:
             raise CompactedError(
                 f"revision {revision} has been compacted (compaction at {self._compacted})",
