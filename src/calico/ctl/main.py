@@ -1,0 +1,83 @@
+"""The ``calicoctl`` command group and its entry point.
+
+Errors: every CalicoError, ValueError or OSError escaping a command becomes
+its one-line message on stderr and exit status 1, never a traceback.  Like
+upstream calicoctl (which silences cobra's ``Error:`` prefix) the message is
+printed as is, e.g. ``failed to create 'IPPool' resource: [...]``.  Usage
+mistakes (unknown option, missing argument) are click's usual exit 2.
+
+Adding a command group (ipam, node, ...): define it in its own module and
+list it in ``_COMMANDS`` below.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+import click
+
+from calico.ctl import edit, get, resources, version
+from calico.ctl.context import CtlContext, configure_logging, global_options
+from calico.errors import CalicoError
+
+
+class CommandFailed(click.ClickException):
+    """A failed command: print the message alone (no ``Error:``) and exit 1."""
+
+    exit_code = 1
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.format_message().rstrip("\n"), err=True)
+
+
+class CalicoctlGroup(click.Group):
+    """A group that reports project errors as one-line messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # output piped into e.g. head: click exits quietly
+        except (CalicoError, ValueError, OSError) as exc:
+            raise CommandFailed(str(exc) or type(exc).__name__) from None
+
+
+@click.group(cls=CalicoctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@global_options
+@click.pass_context
+def calicoctl(ctx: click.Context) -> None:
+    """The calicoctl command line tool is used to manage Calico network and security
+    policy, to view and manage endpoint configuration, and to manage a Calico node
+    instance."""
+    ctx.call_on_close(ctx.ensure_object(CtlContext).close)
+
+
+_COMMANDS: Sequence[click.Command] = (
+    resources.create,
+    resources.apply,
+    resources.replace,
+    resources.delete,
+    get.get,
+    edit.patch,
+    edit.label,
+    resources.validate,
+    version.version,
+)
+for _command in _COMMANDS:
+    calicoctl.add_command(_command)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: run calicoctl and exit with its status."""
+    configure_logging("panic")  # calicoctl's default: no log output unless -l is given
+    try:
+        calicoctl.main(args=list(argv) if argv is not None else None, prog_name="calicoctl")
+    except (CalicoError, ValueError, OSError) as exc:  # raised outside a command
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
