@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import click
 
-from calico.ctl import edit, get, resources, version
+from calico.ctl import edit, get, ipam, node, resources, version
 from calico.ctl.context import CtlContext, configure_logging, global_options
 from calico.errors import CalicoError
 
@@ -64,6 +64,8 @@ _COMMANDS: Sequence[click.Command] = (
     edit.label,
     resources.validate,
     version.version,
+    ipam.ipam,
+    node.node,
 )
 for _command in _COMMANDS:
     calicoctl.add_command(_command)

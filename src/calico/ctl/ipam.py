@@ -1,0 +1,119 @@
+"""``calicoctl ipam``: show, check, release and configure IP address management.
+
+The logic and the exact output live in :mod:`calico.ipam.report` and
+:mod:`calico.ipam.check`; this module only maps calicoctl's flags onto them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from calico.ctl.context import get_context, global_options
+from calico.errors import ConfigError
+from calico.ipam import report
+from calico.ipam.check import check_ipam
+from calico.ipam.ipam import IPAMClient
+
+
+def _ipam_client() -> IPAMClient:
+    return IPAMClient(get_context().open_datastore())
+
+
+@click.group("ipam")
+def ipam() -> None:
+    """IP address management."""
+
+
+@ipam.command("show")
+@global_options
+@click.option("--ip", "ip", metavar="IP", help="Report whether this IP address is in use.")
+@click.option("--show-blocks", is_flag=True, help="Show detailed information for IP blocks.")
+@click.option("--show-borrowed", is_flag=True, help="Show IPs borrowed from other nodes' blocks.")
+@click.option("--show-configuration", is_flag=True, help="Show the IPAM configuration.")
+def show(ip: str | None, show_blocks: bool, show_borrowed: bool, show_configuration: bool) -> None:
+    """Show details of Calico configuration and allocations."""
+    client = _ipam_client()
+    if ip is not None:
+        click.echo(report.show_ip(client, ip))
+    elif show_borrowed:
+        click.echo(report.show_borrowed(client))
+    elif show_configuration:
+        click.echo(report.show_configuration(client))
+    else:
+        click.echo(report.show_utilization(client, show_blocks))
+
+
+@ipam.command("check")
+@global_options
+@click.option("--show-all-ips", is_flag=True, help="Print all IPs that were found.")
+@click.option(
+    "--show-problem-ips", is_flag=True, help="Print all IPs that are leaked or not allocated."
+)
+@click.option("-o", "--output", "output", metavar="FILE", help="Write a report (JSON) to FILE.")
+def check(show_all_ips: bool, show_problem_ips: bool, output: str | None) -> None:
+    """Check the integrity of the IPAM datastructures."""
+    result = check_ipam(get_context().open_datastore())
+    click.echo(report.render_check(result, show_all_ips, show_problem_ips))
+    if output:
+        from calico.ctl.version import client_version
+
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(result.to_json(client_version()))
+        click.echo(f"Wrote report to {output}")
+
+
+@ipam.command("release")
+@global_options
+@click.option("--ip", "ips", metavar="IP", multiple=True, help="IP address to release.")
+@click.option("--from-report", metavar="FILE", help="Release the leaked IPs listed in a report.")
+@click.option("--force", is_flag=True, help="Release even if the report is old (accepted).")
+def release(ips: tuple[str, ...], from_report: str | None, force: bool) -> None:
+    """Release IP addresses that are no longer in use."""
+    if not ips and not from_report:
+        raise click.UsageError("one of --ip or --from-report is required")
+    addresses = list(ips) + (_leaked_from_report(from_report) if from_report else [])
+    client = _ipam_client()
+    for address in addresses:
+        click.echo(report.release_ip(client, address))
+    if from_report:
+        click.echo(f"Released {len(addresses)} IPs successfully")
+
+
+def _leaked_from_report(path: str) -> list[str]:
+    """Addresses a ``calicoctl ipam check -o`` report lists as not in use."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--from-report {path}: cannot read report: {exc}") from None
+    allocations = data.get("allocations") if isinstance(data, dict) else None
+    if not isinstance(allocations, dict):
+        raise ConfigError(f"--from-report {path}: field 'allocations' is missing or not a map")
+    return [
+        str(alloc["ip"])
+        for allocs in allocations.values()
+        for alloc in allocs
+        if isinstance(alloc, dict) and alloc.get("ip") and not alloc.get("inUse")
+    ]
+
+
+@ipam.command("configure")
+@global_options
+@click.option("--strictaffinity", type=click.Choice(["true", "false"]), help="Strict affinity.")
+@click.option("--max-blocks-per-host", type=click.IntRange(min=0), help="Blocks per host limit.")
+@click.option("--ip-cooldown-seconds", type=click.IntRange(0, 1200), help="Released-IP cooldown.")
+def configure(
+    strictaffinity: str | None, max_blocks_per_host: int | None, ip_cooldown_seconds: int | None
+) -> None:
+    """Configure IPAM."""
+    strict = None if strictaffinity is None else strictaffinity == "true"
+    click.echo(
+        report.configure_ipam(
+            _ipam_client(),
+            strict_affinity=strict,
+            max_blocks_per_host=max_blocks_per_host,
+            ip_cooldown_seconds=ip_cooldown_seconds,
+        )
+    )
