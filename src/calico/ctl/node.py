@@ -35,3 +35,25 @@ def status(bird_socket: str | None) -> None:
         raise CommandError("This command must be run as root.")
     sockets = (bird_socket,) if bird_socket else DEFAULT_SOCKETS
     click.echo(node_status(sockets), nl=False)
+
+
+@node.command("diags")
+@global_options
+@click.option(
+    "--log-dir",
+    "log_dirs",
+    multiple=True,
+    default=("/var/log/calico",),
+    show_default=True,
+    help="Directory of Calico logs to include (repeatable).",
+)
+@click.option("--dest", default=".", show_default=True, help="Directory or .tar.gz path to write.")
+@click.option("--bird-socket", envvar="CALICO_BIRD_SOCKET", metavar="PATH", help="BIRD socket.")
+def diags(log_dirs: tuple[str, ...], dest: str, bird_socket: str | None) -> None:
+    """Collect routes, addresses, iptables, ipsets, BIRD state and logs into a tarball."""
+    from calico.bgp.bird_process import DEFAULT_SOCKET
+    from calico.node import diags as node_diags
+
+    click.echo("Collecting diagnostics")
+    path = node_diags.collect_diags(dest, log_dirs, bird_socket or DEFAULT_SOCKET)
+    click.echo(f"Diags saved to {path}")

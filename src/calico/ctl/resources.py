@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from calico import k8s
 from calico.client import Client
 from calico.ctl._report import Outcome, report_batch, report_delete, report_replace
 from calico.ctl.args import Target, check_names, file_options, lookup_kind, resolve_namespace
@@ -44,10 +45,12 @@ def convert_document(raw: RawDocument) -> list[RawDocument]:
     """Turn one raw input document into the ``projectcalico.org/v3`` documents it means.
 
     This is the hook for kinds calicoctl accepts but does not store as such
-    (Kubernetes ``v1 Namespace``, ``networking.k8s.io/v1 NetworkPolicy``).
-    Today every document stands for itself.
+    (Kubernetes ``v1 Namespace`` becomes Profile ``kns.<ns>``,
+    ``networking.k8s.io/v1 NetworkPolicy`` becomes NetworkPolicy
+    ``knp.default.<name>``, as Calico's Kubernetes datastore converts them);
+    every other document stands for itself.
     """
-    return [raw]
+    return k8s.convert_document(raw)
 
 
 def load_resources(filename: str, *, recursive: bool, skip_empty: bool) -> list[Resource]:

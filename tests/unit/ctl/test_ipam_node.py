@@ -88,3 +88,21 @@ def test_node_status_without_bird(store: MemoryDatastore, tmp_path: Path) -> Non
     else:
         assert "Calico process is running." in out
         assert "unable to connect to BIRDv4 socket" in out
+
+
+def test_node_diags_writes_tarball(store: MemoryDatastore, tmp_path: Path) -> None:
+    import tarfile
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "felix.log").write_text("hello\n")
+    code, out = run(
+        store, "node", "diags", "--log-dir", str(logs), "--dest", str(tmp_path / "d.tar.gz"),
+        "--bird-socket", str(tmp_path / "none.ctl"),
+    )  # fmt: skip
+    assert code == 0, out
+    assert f"Diags saved to {tmp_path / 'd.tar.gz'}" in out
+    with tarfile.open(tmp_path / "d.tar.gz") as tar:
+        names = tar.getnames()
+    assert any(name.endswith("felix.log") for name in names)
+    assert any("route" in name for name in names)
