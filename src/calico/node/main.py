@@ -69,6 +69,9 @@ DEFAULT_LOG_DIR = "/var/log/calico"
 COMPACT_INTERVAL = 300.0  # seconds between compactions of the sqlite log
 COMPACT_KEEP = 1000  # revisions of history kept for slow watchers
 
+# calico.felix.daemon.EXIT_CONFIG_CHANGED (not imported: it would load felix here).
+FELIX_RESTART_EXIT_CODE = 129
+
 
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -179,7 +182,14 @@ def child_specs(
 ) -> list[ChildSpec]:
     child_env = {**env, "NODENAME": name}
     felix = program("calico-felix", "calico.felix.main")
-    specs = [ChildSpec("calico-felix", felix, child_env, is_ready=felix_readiness_probe(env))]
+    felix_spec = ChildSpec(
+        "calico-felix",
+        felix,
+        child_env,
+        is_ready=felix_readiness_probe(env),
+        restart_now_codes=frozenset({FELIX_RESTART_EXIT_CODE}),
+    )
+    specs = [felix_spec]
     if not run_bgp:
         return specs
     config = Path(args.bird_config_dir) / CONFIG_NAME

@@ -57,6 +57,9 @@ class ChildSpec:
     can_start: Callable[[], bool] | None = None
     is_ready: Callable[[], bool] | None = None
     graceful_stop: Callable[[], None] | None = None  # instead of SIGTERM
+    # Exit codes that mean "restart me now" rather than a failure: felix exits
+    # 129 when its configuration changed, and Calico restarts it at once.
+    restart_now_codes: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -165,6 +168,10 @@ class Supervisor:
         _kill_group(child.proc.pid, signal.SIGKILL)  # whatever it left behind
         code = child.proc.wait()
         child.proc, child.last_exit, child.ready = None, code, False
+        if code in child.spec.restart_now_codes:
+            child.quick_failures, child.next_start = 0, now
+            _log.info("%s exited with code %s; restarting now", child.spec.name, code)
+            return
         if now - child.started_at >= self.stable_after:
             child.quick_failures = 0
         child.quick_failures += 1

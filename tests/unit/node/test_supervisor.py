@@ -111,6 +111,17 @@ def test_restarts_a_crashing_child_with_exponential_backoff(harness: Harness) ->
     assert status(harness)["children"]["crasher"]["last_exit"] == 3
 
 
+def test_restart_now_exit_code_skips_the_backoff(harness: Harness) -> None:
+    starts = harness.tmp / "starts"
+    # Exits 129 at once, like felix after a configuration change: restarted
+    # without the (here deliberately huge) back-off.
+    felix_like = harness.sh_spec(
+        "felix", f"date +%s.%N >> {starts}; exit 129", restart_now_codes=frozenset({129})
+    )
+    harness.start(felix_like, backoff_initial=5.0, backoff_max=5.0)
+    wait_for(lambda: len(lines(starts)) >= 4, timeout=4.0)
+
+
 def test_backoff_resets_after_a_stable_run(harness: Harness) -> None:
     starts = harness.tmp / "starts"
     steady = harness.sh_spec("steady", f"date +%s.%N >> {starts}; sleep 0.3")
