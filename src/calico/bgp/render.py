@@ -29,7 +29,10 @@ from calico.bgp.peers import BirdPeer, compute_peers
 
 # Interfaces whose addresses are not exported as host routes: workloads
 # (cali*, OpenStack tap*), kube-proxy's IPVS dummy, Felix's tunnel devices.
-DIRECT_EXCLUDED = ("cali*", "tap*", "kube-ipvs*", "vxlan.calico", "tunl0")
+# ns-dhcp carries calico-dhcp-agent's subnet gateway addresses (/32 each, the
+# same on every compute host): advertising them would make every host claim
+# the gateway.
+DIRECT_EXCLUDED = ("cali*", "tap*", "kube-ipvs*", "vxlan.calico", "tunl0", "ns-dhcp")
 
 
 def render_config(inputs: BGPInputs) -> str:

@@ -45,7 +45,9 @@ def _cluster_information(spec: dict[str, Any]) -> None:
 def _felix_configuration(spec: dict[str, Any]) -> None:
     if not spec.get("endpointReportingEnabled"):
         spec["endpointReportingEnabled"] = True
-    prefixes = [p for p in (spec.get("interfacePrefix") or "").split(",") if p]
+    # Unset means Felix's default "cali": keep it, or containers on a mixed
+    # cluster would stop being policed once "tap" is added.
+    prefixes = [p for p in (spec.get("interfacePrefix") or "cali").split(",") if p]
     if "tap" not in prefixes:
         spec["interfacePrefix"] = ",".join([*prefixes, "tap"])
 

@@ -92,7 +92,7 @@ def test_initialize_provides_the_cluster_settings_openstack_needs(
     assert len(info["clusterGUID"]) == 32
     felix = client.get("FelixConfiguration", "default").to_dict()["spec"]
     assert felix["endpointReportingEnabled"] is True
-    assert felix["interfacePrefix"] == "tap"
+    assert felix["interfacePrefix"] == "cali,tap"  # keeps the default cali
 
 
 def test_initialize_adds_to_other_orchestrators_settings(neutron: FakeNeutron) -> None:
