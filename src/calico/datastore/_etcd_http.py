@@ -13,6 +13,11 @@ precisely:
   (reads, plain puts), because repeating a transaction could turn our own
   success into a spurious AlreadyExists or Conflict.
 
+TLS: the CA, client certificate and key are loaded once up front, so a bad
+file is a ConfigError naming it rather than a failure on every request; a
+failed handshake is reported as such ("TLS handshake failed: certificate
+verify failed: ...").
+
 Keys and values travel base64-encoded; int64 fields come back as strings.
 """
 
@@ -20,6 +25,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
+import re
+import ssl
 import sys
 import urllib.parse
 import warnings
@@ -112,6 +120,8 @@ class EtcdHttp:
             raise ConfigError("etcd endpoints: at least one URL is needed")
         self.endpoints = [e.strip().rstrip("/") for e in endpoints]
         self.timeout = timeout
+        _check_tls_files(ca_cert, cert, key)
+        self._client_cert = bool(cert)
         self._clients = [self._client(url, ca_cert, cert, key) for url in self.endpoints]
         # Index of the endpoint that answered last; a plain int, so threads
         # racing to update it need no lock (any of their answers is fine).
@@ -158,14 +168,23 @@ class EtcdHttp:
             client = self._clients[index]
             try:
                 url = client.get_url(path)
+                # verify= is passed explicitly: requests lets REQUESTS_CA_BUNDLE /
+                # CURL_CA_BUNDLE override a session's own CA file otherwise.
                 if session is None:
-                    response = client.session.post(url, json=payload, timeout=self.timeout)
+                    response = client.session.post(
+                        url, json=payload, timeout=self.timeout, verify=client.session.verify
+                    )
                 else:
                     response = session.post(
-                        url, json=payload, stream=True, timeout=(self.timeout, None)
+                        url,
+                        json=payload,
+                        stream=True,
+                        timeout=(self.timeout, None),
+                        verify=session.verify,
                     )
             except requests.RequestException as exc:
-                failures.append(f"{self.endpoints[index]}: {_reason(exc)}")
+                reason = _reason(exc, client_cert=self._client_cert)
+                failures.append(f"{self.endpoints[index]}: {reason}")
                 if idempotent or _never_sent(exc):
                     continue
                 break
@@ -206,12 +225,74 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return isinstance(_cause(exc), urllib3.exceptions.NewConnectionError)
 
 
-def _reason(exc: requests.RequestException) -> str:
+def _reason(exc: requests.RequestException, *, client_cert: bool) -> str:
     """The short reason ("[Errno 111] Connection refused"), not urllib3's whole story."""
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return _tls_reason(_cause(exc), client_cert=client_cert)
     text = str(_cause(exc) or exc)
     return text.rsplit(": ", 1)[-1] or type(exc).__name__
+
+
+# "[SSL: CERTIFICATE_VERIFY_FAILED] " before and " (_ssl.c:1006)" after OpenSSL's text.
+_SSL_NOISE = re.compile(r"^\[[A-Z0-9]+(?:: [A-Z0-9_]+)?\]\s*|\s*\(_ssl\.c:\d+\)$")
+# What a server that demands a client certificate answers a client without one.
+_NO_CLIENT_CERT = (
+    "EOF occurred",
+    "alert bad certificate",
+    "certificate required",
+    "alert handshake",
+)
+
+
+def _tls_reason(cause: object, *, client_cert: bool) -> str:
+    """``TLS handshake failed: <OpenSSL's reason>``, with a hint when the
+    server seems to want the client certificate we do not have."""
+    inner = cause
+    if isinstance(cause, urllib3.exceptions.SSLError) and cause.args:
+        inner = cause.args[0]  # the ssl module's own error
+    text = _ssl_text(inner) if isinstance(inner, ssl.SSLError) else str(inner)
+    reason = f"TLS handshake failed: {text or type(inner).__name__}"
+    if not client_cert and any(sign in text for sign in _NO_CLIENT_CERT):
+        reason += " (no client certificate configured; etcd may require one)"
+    return reason
+
+
+def _ssl_text(exc: ssl.SSLError) -> str:
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    return _SSL_NOISE.sub("", text).strip()
+
+
+def _check_tls_files(ca_cert: str | None, cert: str | None, key: str | None) -> None:
+    """ConfigError naming the file unless the CA and client certificate/key load."""
+    if bool(cert) != bool(key):
+        raise ConfigError("etcd TLS: a client certificate and its key must be given together")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no system CAs: loading them is slow
+    if ca_cert:
+        try:
+            if os.path.isdir(ca_cert):
+                context.load_verify_locations(capath=ca_cert)
+            else:
+                context.load_verify_locations(cafile=ca_cert)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"etcd CA certificate {ca_cert}: {_file_error(exc)}") from None
+    if cert and key:
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"etcd client certificate {cert} with key {key}: {_file_error(exc)}"
+            ) from None
+
+
+def _file_error(exc: OSError | ValueError) -> str:
+    if isinstance(exc, ssl.SSLError):
+        text = _ssl_text(exc)
+        return "not a PEM certificate or key" if text in ("", "PEM lib") else text
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)
 
 
 def _cause(exc: requests.RequestException) -> object:

@@ -19,6 +19,16 @@ other process is ever signalled.  Quirks handled here:
 
 The child gets SIGTERM if the thread that started it dies (``PR_SET_PDEATHSIG``),
 so a killed test run leaves no etcd behind: start it from a long-lived thread.
+
+TLS (clients only; peers stay on plain HTTP, there is one member)::
+
+    EtcdServer(cert_file=..., key_file=...,          # https:// client URL
+               trusted_ca_file=..., client_cert_auth=True,
+               client_cert_file=..., client_key_file=...)
+
+``client_cert_file``/``client_key_file`` are what the health probe presents,
+needed when etcd demands client certificates.  The probe does not verify the
+server's certificate: it only asks whether the process we started is up.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -40,10 +51,14 @@ from calico.errors import DatastoreUnavailableError
 
 _PR_SET_PDEATHSIG = 1
 # Probe used inside a namespace: exit 0 iff /health says healthy.
+# Arguments: URL [client cert, client key].
 _PROBE = (
-    "import json,sys,urllib.request as u\n"
-    "try: sys.exit(0 if json.load(u.urlopen(sys.argv[1], timeout=1))['health']=='true' else 1)\n"
+    "import json,ssl,sys,urllib.request as u\n"
+    "c=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE\n"
+    "if len(sys.argv)>2: c.load_cert_chain(sys.argv[2],sys.argv[3])\n"
+    "try: h=json.load(u.urlopen(sys.argv[1],timeout=1,context=c))['health']\n"
     "except Exception: sys.exit(1)\n"
+    "sys.exit(0 if h=='true' else 1)\n"
 )
 
 
@@ -60,14 +75,36 @@ class EtcdServer:
         name: str = "calico-etcd",
         tmp_parent: str | None = None,
         start_timeout: float = 20.0,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        trusted_ca_file: str | None = None,
+        client_cert_auth: bool = False,
+        client_cert_file: str | None = None,
+        client_key_file: str | None = None,
     ) -> None:
+        if bool(cert_file) != bool(key_file):
+            raise ValueError("cert_file and key_file must be given together")
+        if (trusted_ca_file or client_cert_auth) and not cert_file:
+            raise ValueError("trusted_ca_file and client_cert_auth need cert_file and key_file")
+        if client_cert_auth and not (trusted_ca_file and client_cert_file and client_key_file):
+            raise ValueError(
+                "client_cert_auth needs trusted_ca_file, and client_cert_file and "
+                "client_key_file for the health probe"
+            )
         self.ip = ip
         self.netns = netns
         self.name = name
         self._ports = (client_port, peer_port)
         self._tmp_parent = tmp_parent
         self._start_timeout = start_timeout
+        self.cert_file, self.key_file = cert_file, key_file
+        self.trusted_ca_file = trusted_ca_file
+        self.client_cert_auth = client_cert_auth
+        self._probe_cert = (
+            (client_cert_file, client_key_file) if client_cert_file and client_key_file else None
+        )
         self._proc: subprocess.Popen[bytes] | None = None
+        self._ssl: ssl.SSLContext | None = None
         self.dir: str | None = None
         self.client_port = 0
         self.peer_port = 0
@@ -75,7 +112,8 @@ class EtcdServer:
     @property
     def endpoint(self) -> str:
         host = f"[{self.ip}]" if ":" in self.ip else self.ip
-        return f"http://{host}:{self.client_port}"
+        scheme = "https" if self.cert_file else "http"
+        return f"{scheme}://{host}:{self.client_port}"
 
     @property
     def pid(self) -> int:
@@ -123,6 +161,7 @@ class EtcdServer:
 
     # -- internals --------------------------------------------------------
     def _start_once(self) -> None:
+        self._ssl = self._probe_context()  # before etcd starts: a bad file raises here
         self.dir = tempfile.mkdtemp(prefix="calico-etcd-", dir=self._tmp_parent)
         self.client_port, self.peer_port = self._pick_ports()
         argv = self._argv()
@@ -138,6 +177,17 @@ class EtcdServer:
                 preexec_fn=_die_with_parent,
             )
         self._wait_healthy()
+
+    def _probe_context(self) -> ssl.SSLContext | None:
+        """TLS settings of the health probe (no server verification: see the docstring)."""
+        if not self.cert_file:
+            return None
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self._probe_cert:
+            context.load_cert_chain(*self._probe_cert)
+        return context
 
     def _pick_ports(self) -> tuple[int, int]:
         client, peer = self._ports
@@ -163,7 +213,18 @@ class EtcdServer:
             "--logger=zap",
             f"--log-outputs={self.log_path}",
             "--auto-compaction-retention=0",
+            *self._tls_argv(),
         ]
+
+    def _tls_argv(self) -> list[str]:
+        if not self.cert_file:
+            return []
+        argv = [f"--cert-file={self.cert_file}", f"--key-file={self.key_file}"]
+        if self.trusted_ca_file:
+            argv.append(f"--trusted-ca-file={self.trusted_ca_file}")
+        if self.client_cert_auth:
+            argv.append("--client-cert-auth")
+        return argv
 
     def _wait_healthy(self) -> None:
         assert self._proc is not None
@@ -185,9 +246,10 @@ class EtcdServer:
         url = f"{self.endpoint}/health"
         if self.netns:
             probe = ["ip", "netns", "exec", self.netns, sys.executable, "-c", _PROBE, url]
+            probe += self._probe_cert or ()
             return subprocess.run(probe, check=False, capture_output=True).returncode == 0
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with urllib.request.urlopen(url, timeout=1, context=self._ssl) as response:
                 return b'"health":"true"' in response.read()
         except OSError:
             return False
