@@ -6,7 +6,7 @@ before it exists (so ``down`` finds everything even after a crashed ``up``):
 1. the fabric (``Fabric.create``): ``host1..hostK`` on one or two subnets;
 2. the datastore: a sqlite file in the lab's state dir, which every host
    opens directly because namespaces share the file system; or, with
-   ``etcdv3``, a real etcd in the lab's gateway namespace (below);
+   ``etcdv3``, a real etcd in the lab's gateway namespace (``calico.lab.etcd``);
 3. ``calico-node`` per host, started by the ProcessManager inside the host's
    namespace, with its own state dir (node name, MTU file, ``status.json``),
    log dir, BIRD config dir and BIRD control socket under
@@ -18,128 +18,58 @@ before it exists (so ``down`` finds everything even after a crashed ``up``):
    when BGP runs, every host has an Established session with every other
    host (a full mesh).
 
-Encapsulation (``--encap``) maps to the default pool calico-node creates:
-
-=======  ==========================  =====================================
-encap    pool (1 subnet / 2 subnets)  routing between hosts
-=======  ==========================  =====================================
-none     no encapsulation             BGP (BIRD) routes per block
-vxlan    VXLAN Always / CrossSubnet   felix's VXLAN routes; no BGP (as
-                                      Calico's ``CALICO_NETWORKING_BACKEND
-                                      =vxlan`` manifests)
-ipip     IPIP Always / CrossSubnet    BGP; refused where the kernel has no
-                                      IPIP (it is checked first, in host1)
-=======  ==========================  =====================================
-
-With two subnets and ``none`` the router between them does not carry
-workload routes (it is the "rest of the data centre"), so workloads on
-different subnets cannot reach each other: ``up`` says so and suggests
-``--encap vxlan``, whose CrossSubnet mode encapsulates exactly that traffic.
+What ``--encap`` and ``--subnets`` mean for the pool and the routing is
+``calico.lab.config``'s docstring. The names other code imports from here
+(``LabConfig``, ``open_client``, ``lab_health``, ...) are re-exported from the
+modules that define them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import shutil
-import time
-import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from calico.bgp.status import PeerStatus, query_peers
-from calico.cni.netns import entered
-from calico.datastore.config import DatastoreConfig, open_datastore
-from calico.errors import (
-    CalicoError,
-    ConfigError,
-    DataplaneError,
-    DatastoreUnavailableError,
-    KernelUnsupportedError,
-)
-from calico.felix.status import STATUS_ROOT as FELIX_STATUS_ROOT
-from calico.felix.status import region_string
+from calico.errors import ConfigError, KernelUnsupportedError
 from calico.lab import netns
+from calico.lab.config import BLOCK_SIZE, DATASTORES, DEFAULT_POOL, ENCAPS, LabConfig
+from calico.lab.etcd import etcd_endpoint, start_etcd
 from calico.lab.fabric import Fabric
+from calico.lab.health import HostHealth, Progress, lab_health, quiet, wait_ready
 from calico.lab.hosts import Host
+from calico.lab.namespaces import add_namespace
 from calico.lab.procs import ProcessManager
 from calico.lab.state import LabState, TeardownReport, teardown
-from calico.node.mtu import FALLBACK_MTU, OVERHEAD
+from calico.lab.store import open_client, open_store
 
-if TYPE_CHECKING:
-    from calico.client import Client
-    from calico.datastore import Datastore
+__all__ = [
+    "BLOCK_SIZE",
+    "DATASTORES",
+    "DEFAULT_POOL",
+    "ENCAPS",
+    "READY_TIMEOUT",
+    "HostHealth",
+    "Lab",
+    "LabConfig",
+    "Progress",
+    "add_namespace",
+    "check_ipip",
+    "down",
+    "etcd_endpoint",
+    "lab_health",
+    "node_process",
+    "open_client",
+    "open_store",
+    "start",
+    "up",
+    "wait_ready",
+]
 
-DEFAULT_POOL = "10.244.0.0/16"
-BLOCK_SIZE = 26
-ENCAPS = ("none", "ipip", "vxlan")
-DATASTORES = ("sqlite", "etcdv3")
 READY_TIMEOUT = 120.0  # seconds; a cold start of 3 hosts takes ~10 s on 2 cores
 _SECTION = "cluster"
 _SOCKET_PATH_MAX = 107  # sun_path is 108 bytes with the terminating NUL
 # Inherited variables that would reconfigure a node behind the lab's back.
 _FOREIGN_ENV_PREFIXES = ("DATASTORE_", "CALICO_", "ETCD_", "FELIX_", "NODENAME", "IP", "KUBE")
-
-Progress = Callable[[str], None]
-
-
-def _quiet(_: str) -> None:
-    pass
-
-
-@dataclass(frozen=True)
-class LabConfig:
-    """What ``calico lab up`` was asked for; persisted as the lab's ``cluster`` section."""
-
-    name: str
-    hosts: int = 3
-    datastore: str = "sqlite"
-    encap: str = "none"
-    subnets: int = 1
-    pool: str = DEFAULT_POOL
-
-    def validate(self) -> LabConfig:
-        if self.datastore not in DATASTORES:
-            raise ConfigError(
-                f"--datastore must be one of {', '.join(DATASTORES)} (value {self.datastore!r})"
-            )
-        if self.encap not in ENCAPS:
-            raise ConfigError(f"--encap must be one of {', '.join(ENCAPS)} (value {self.encap!r})")
-        if self.subnets not in (1, 2):
-            raise ConfigError(f"--subnets must be 1 or 2 (value {self.subnets!r})")
-        if self.hosts < 1:
-            raise ConfigError(f"--hosts must be at least 1 (value {self.hosts!r})")
-        return self
-
-    @property
-    def encap_mode(self) -> str:
-        """The pool's ipipMode/vxlanMode: encapsulate only between subnets when there are two."""
-        if self.encap == "none":
-            return "Never"
-        return "CrossSubnet" if self.subnets == 2 else "Always"
-
-    @property
-    def bgp(self) -> bool:
-        return self.encap != "vxlan"
-
-    @property
-    def mtu(self) -> int:
-        return FALLBACK_MTU - OVERHEAD[self.encap]
-
-    def warnings(self) -> list[str]:
-        if self.subnets == 2 and self.encap == "none":
-            return [
-                "workload routes do not cross the router between the two subnets: workloads "
-                "on different subnets cannot reach each other (use --encap vxlan, CrossSubnet)"
-            ]
-        return []
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> LabConfig:
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
 
 
 class Lab:
@@ -255,15 +185,19 @@ class Lab:
         self.host_dir(host).mkdir(parents=True, exist_ok=True)
         self.pm.start(node_process(host), host.netns, self.node_argv(host), env=self.node_env(host))
 
+    def node_running(self, host: Host) -> bool:
+        return self.pm.is_alive(node_process(host))
+
 
 def node_process(host: Host) -> str:
+    """The ProcessManager's name for ``host``'s calico-node."""
     return f"calico-node-{host.name}"
 
 
 # -- bring-up and teardown ------------------------------------------------------
 
 
-def up(config: LabConfig, progress: Progress = _quiet, timeout: float = READY_TIMEOUT) -> Lab:
+def up(config: LabConfig, progress: Progress = quiet, timeout: float = READY_TIMEOUT) -> Lab:
     """Build the lab and wait until every host is ready.
 
     Any failure, Ctrl-C included, removes whatever was built and re-raises.
@@ -278,7 +212,7 @@ def up(config: LabConfig, progress: Progress = _quiet, timeout: float = READY_TI
     return lab
 
 
-def start(config: LabConfig, progress: Progress = _quiet) -> Lab:
+def start(config: LabConfig, progress: Progress = quiet) -> Lab:
     """Build the lab and start every calico-node, without waiting for them."""
     config.validate()
     progress(f"building the fabric: {config.hosts} hosts on {config.subnets} subnet(s)")
@@ -287,19 +221,24 @@ def start(config: LabConfig, progress: Progress = _quiet) -> Lab:
         lab = Lab(fabric, config)
         _check_socket_paths(lab)
         fabric.state.set_section(_SECTION, {**asdict(config), "complete": False})
-        if config.encap == "ipip":
-            check_ipip(fabric.hosts[0])
-        if config.datastore == "etcdv3":
-            progress("starting etcd in the gateway namespace")
-            start_etcd(fabric, lab.pm)
-        add_namespace(lab, "default", {})
-        for host in fabric.hosts:
-            progress(f"starting calico-node on {host.name}")
-            lab.start_node(host)
+        _start_services(lab, progress)
     except BaseException:
         teardown(config.name)
         raise
     return lab
+
+
+def _start_services(lab: Lab, progress: Progress) -> None:
+    """The datastore, the ``default`` namespace, then calico-node on every host."""
+    if lab.config.encap == "ipip":
+        check_ipip(lab.hosts[0])
+    if lab.config.datastore == "etcdv3":
+        progress("starting etcd in the gateway namespace")
+        start_etcd(lab.fabric, lab.pm)
+    add_namespace(lab, "default", {})
+    for host in lab.hosts:
+        progress(f"starting calico-node on {host.name}")
+        lab.start_node(host)
 
 
 def down(name: str) -> TeardownReport:
@@ -327,239 +266,3 @@ def _check_socket_paths(lab: Lab) -> None:
             f"lab state dir {lab.state.dir} is too deep: BIRD's socket path {longest} exceeds "
             f"{_SOCKET_PATH_MAX} bytes (set CALICO_LAB_STATE_DIR to a shorter directory)"
         )
-
-
-# -- etcd -------------------------------------------------------------------------
-#
-# etcd is a data-centre service, so it runs in the gateway namespace: the one
-# place every host reaches without crossing a router (the gateway has an
-# address on each fabric subnet), and a lab namespace, so teardown stops it.
-# It listens on the gateway's fabric addresses only; nothing is added to the
-# root namespace. Tools outside the lab (this CLI, calicoctl after ``calico
-# lab env``) reach it by entering the gateway namespace.
-#
-# ``EtcdServer`` is not used: it ties etcd's life to the thread that started
-# it (PR_SET_PDEATHSIG), and a lab's etcd must outlive ``calico lab up``.
-
-ETCD_PORT = 2379
-ETCD_PEER_PORT = 2380
-ETCD_PROCESS = "etcd"
-ETCD_START_TIMEOUT = 20.0
-
-
-def etcd_endpoint(fabric: Fabric, subnet: int = 0) -> str:
-    return f"http://{fabric.plan.gateway(subnet)}:{ETCD_PORT}"
-
-
-def etcd_argv(fabric: Fabric) -> list[str]:
-    clients = [etcd_endpoint(fabric, i) for i in range(len(fabric.plan.subnets))]
-    peer = f"http://{fabric.plan.gateway(0)}:{ETCD_PEER_PORT}"
-    member = f"{fabric.name}-etcd"
-    return [
-        shutil.which("etcd") or "etcd",
-        f"--name={member}",
-        f"--data-dir={fabric.state.dir / 'etcd'}",
-        f"--listen-client-urls={','.join(clients)}",
-        f"--advertise-client-urls={clients[0]}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster={member}={peer}",
-        "--initial-cluster-state=new",
-        "--logger=zap",  # without it, --log-outputs is ignored (MACHINE.md)
-        "--log-outputs=stderr",
-    ]
-
-
-def start_etcd(fabric: Fabric, pm: ProcessManager) -> None:
-    """Start etcd in the gateway namespace and wait until it reports healthy."""
-    # etcd reads every ETCD_* variable as a flag; ours mean something else.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ETCD")}
-    rec = pm.start(ETCD_PROCESS, fabric.gateway_netns, etcd_argv(fabric), env=env)
-    url = f"{etcd_endpoint(fabric)}/health"
-    deadline = time.monotonic() + ETCD_START_TIMEOUT
-    while not _etcd_healthy(fabric.gateway_netns, url):
-        if not pm.is_alive(rec.name) or time.monotonic() > deadline:
-            tail = pm.log_path(rec.name).read_text(errors="replace")[-600:].strip()
-            raise DatastoreUnavailableError(
-                f"etcd in {fabric.gateway_netns} did not become healthy: {tail or '(no output)'}"
-            )
-        time.sleep(0.1)
-
-
-def _etcd_healthy(ns: str, url: str) -> bool:
-    with entered(str(netns.NETNS_DIR / ns)):
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                return b'"health":"true"' in response.read()
-        except OSError:
-            return False
-
-
-# -- the datastore, from this process ---------------------------------------------
-
-
-@contextlib.contextmanager
-def open_store(lab: Lab) -> Iterator[Datastore]:
-    """The lab's datastore, for the block's duration.
-
-    For etcd, the calling thread enters the gateway namespace meanwhile
-    (``setns`` moves only this thread): every connection is made from there.
-    Keep the block to datastore work; commands it runs would inherit it.
-    """
-    ns = lab.datastore_netns
-    where = entered(str(netns.NETNS_DIR / ns)) if ns else contextlib.nullcontext()
-    with where:
-        store = open_datastore(DatastoreConfig.from_env(lab.datastore_env()))
-        try:
-            yield store
-        finally:
-            store.close()
-
-
-@contextlib.contextmanager
-def open_client(lab: Lab) -> Iterator[Client]:
-    """A Client (typed resources) on the lab's datastore; see ``open_store``."""
-    from calico.client import Client  # pydantic models: only commands that need them pay
-
-    with open_store(lab) as store:
-        yield Client(store)
-
-
-def add_namespace(lab: Lab, namespace: str, labels: Mapping[str, str]) -> None:
-    """A Kubernetes Namespace: its profile ``kns.<ns>`` (created, or updated in place)."""
-    from calico.k8s import namespace_to_profile
-    from calico.resources import parse_resource
-
-    raw = {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": namespace, "labels": dict(labels)},
-    }
-    profile = parse_resource(namespace_to_profile(raw))
-    with open_client(lab) as client:
-        client.apply(profile)
-
-
-# -- health -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HostHealth:
-    """One host as ``status`` shows it and ``up`` waits for it."""
-
-    host: Host
-    node_running: bool
-    children: Mapping[str, Any]  # calico-node's status.json: name -> {running, ready, ...}
-    node_ready: bool
-    felix_reported: bool  # Felix's liveness key is in the datastore
-    expected_peers: frozenset[str]  # fabric IPs of every other host (full mesh), if BGP runs
-    peers: tuple[PeerStatus, ...]
-    bgp_error: str = ""
-
-    @property
-    def established(self) -> frozenset[str]:
-        return frozenset(p.peer_ip for p in self.peers if p.bgp_state == "Established")
-
-    @property
-    def ready(self) -> bool:
-        return (
-            self.node_running
-            and self.node_ready
-            and self.felix_reported
-            and self.expected_peers <= self.established
-        )
-
-    def problem(self) -> str:
-        """Why the host is not ready, in a few words ("" when it is)."""
-        if not self.node_running:
-            return "calico-node is not running"
-        if not self.node_ready:
-            waiting = [n for n, c in self.children.items() if not c.get("ready")]
-            return f"waiting for {', '.join(waiting) or 'calico-node start-up'}"
-        if not self.felix_reported:
-            return "waiting for Felix's first status report"
-        missing = sorted(self.expected_peers - self.established)
-        if missing:
-            return f"BGP not Established with {', '.join(missing)}{_bracket(self.bgp_error)}"
-        return ""
-
-
-def _bracket(text: str) -> str:
-    return f" ({text})" if text else ""
-
-
-def host_health(lab: Lab, host: Host, reported: frozenset[str]) -> HostHealth:
-    try:
-        status: dict[str, Any] = json.loads(lab.node_status_path(host).read_text())
-    except (OSError, ValueError):
-        status = {}
-    expected = frozenset(h.ip for h in lab.hosts if h != host) if lab.config.bgp else frozenset()
-    peers: tuple[PeerStatus, ...] = ()
-    error = ""
-    if lab.config.bgp:
-        try:
-            peers = tuple(query_peers([lab.bird_socket(host)]))
-        except (OSError, CalicoError) as exc:
-            error = str(exc)
-    return HostHealth(
-        host=host,
-        node_running=lab.pm.is_alive(node_process(host)),
-        children=status.get("children", {}),
-        node_ready=bool(status.get("ready")),
-        felix_reported=host.name in reported,
-        expected_peers=expected,
-        peers=peers,
-        bgp_error=error,
-    )
-
-
-def lab_health(lab: Lab) -> list[HostHealth]:
-    reported = felix_reports(lab)
-    return [host_health(lab, h, reported) for h in lab.hosts]
-
-
-def felix_reports(lab: Lab) -> frozenset[str]:
-    """The hosts whose Felix has a liveness key (``.../host/<host>/status``) right now."""
-    prefix = f"{FELIX_STATUS_ROOT}/{region_string('')}/host/"
-    try:
-        with open_store(lab) as store:
-            items, _ = store.list(prefix)
-    except CalicoError:
-        return frozenset()
-    return frozenset(
-        kv.key[len(prefix) :].split("/")[0] for kv in items if kv.key.endswith("/status")
-    )
-
-
-def wait_ready(lab: Lab, timeout: float, progress: Progress = _quiet) -> list[HostHealth]:
-    """Until every host is ready; DataplaneError naming the laggards after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        health = lab_health(lab)
-        ready = [h for h in health if h.ready]
-        sessions = sum(len(h.expected_peers & h.established) for h in health)
-        wanted = sum(len(h.expected_peers) for h in health)
-        bgp = f", BGP sessions Established {sessions}/{wanted}" if lab.config.bgp else ""
-        progress(f"hosts ready {len(ready)}/{len(health)}{bgp}")
-        if len(ready) == len(health):
-            return health
-        dead = [h for h in health if not h.node_running]
-        if dead or time.monotonic() > deadline:
-            raise DataplaneError(_not_ready_message(lab, dead or health, timeout))
-        time.sleep(0.5)
-
-
-def _not_ready_message(lab: Lab, health: list[HostHealth], timeout: float) -> str:
-    lines = [f"lab {lab.name} not ready after {timeout:.0f}s:"]
-    for h in health:
-        if not h.ready:
-            lines.append(f"  {h.host.name}: {h.problem()}")
-            lines += [f"    | {line}" for line in _log_tail(lab.node_log(h.host))]
-    return "\n".join(lines)
-
-
-def _log_tail(path: Path, lines: int = 5) -> list[str]:
-    try:
-        return path.read_text(errors="replace").strip().splitlines()[-lines:]
-    except OSError:
-        return []

@@ -21,58 +21,32 @@ Every expectation is checked, not just shown: matrices against their truth
 tables (retried for a few seconds, since policy reaches the dataplane
 asynchronously), routes and sessions against the topology. The exit status
 is 1 if any check failed. The lab is torn down at the end, whatever happened.
+
+The bookkeeping (chapters, checks, summary) is ``calico.lab._demo_tour``;
+the policy chapters are ``calico.lab._demo_policy``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
 from calico.bgp.status import format_table, query_peers
 from calico.errors import CalicoError, ConfigError
-from calico.lab import cluster, cni_runtime, matrix
+from calico.lab import cluster, cni_runtime
+from calico.lab._demo_policy import policy_chapters
+from calico.lab._demo_tour import Tour, summary
 from calico.lab.cluster import Lab, LabConfig
 from calico.lab.state import LabState
 from calico.lab.workload import Workload
 
 DEFAULT_LAB = "demo"
-CONVERGE_TIMEOUT = 20.0
-Allowed = Callable[[str, str], bool]
-
-
-@dataclass
-class Tour:
-    name: str  # the lab's
-    console: Console
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
-
-    def chapter(self, title: str, text: str) -> None:
-        self.console.rule(f"[bold cyan]{title}")
-        self.console.print(Panel(text, border_style="cyan"))
-
-    def check(self, what: str, ok: bool, detail: str = "") -> bool:
-        self.checks.append((what, ok, detail))
-        mark = "[bold green]✓[/]" if ok else "[bold red]✗[/]"
-        suffix = f" [dim]({escape(detail)})[/]" if detail else ""
-        self.console.print(f"{mark} {escape(what)}{suffix}")
-        return ok
-
-    @property
-    def failed(self) -> list[tuple[str, bool, str]]:
-        return [c for c in self.checks if not c[1]]
 
 
 def run(name: str = DEFAULT_LAB, console: Console | None = None) -> int:
@@ -89,7 +63,7 @@ def run(name: str = DEFAULT_LAB, console: Console | None = None) -> int:
         with tour.console.status(f"Tearing down lab {name}"):
             report = cluster.down(name)
         tour.console.print(f"Lab {name} torn down ({len(report.namespaces)} namespaces removed).")
-    _summary(tour, time.monotonic() - started)
+    summary(tour, time.monotonic() - started)
     return 1 if tour.failed else 0
 
 
@@ -98,7 +72,7 @@ def _tour(tour: Tour) -> None:
     pods, vm = _workloads(tour, lab)
     _routes(tour, lab, vm)
     _bgp(tour, lab)
-    _policies(tour, lab, pods, vm)
+    policy_chapters(tour, lab, pods, vm)
 
 
 # -- 1. the cluster -------------------------------------------------------------------
@@ -224,205 +198,3 @@ def _bgp(tour: Tour, lab: Lab) -> None:
             f"{h.host.name}: BGP Established with all {len(h.expected_peers)} peers",
             h.expected_peers <= h.established,
         )
-
-
-# -- 5. policy ---------------------------------------------------------------------------
-
-DEFAULT_DENY = """\
-# Pods in namespace "default" accept no traffic unless a policy allows it:
-# this policy selects them all and allows nothing.
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: default-deny
-  namespace: default
-spec:
-  selector: all()
-  types:
-  - Ingress
-"""
-
-ALLOW = """\
-# frontend may call backend, and backend may call db, on TCP 80 only.
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: allow-frontend-to-backend
-  namespace: default
-spec:
-  order: 100
-  selector: app == 'backend'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      selector: app == 'frontend'
-    destination:
-      ports: [80]
----
-apiVersion: projectcalico.org/v3
-kind: NetworkPolicy
-metadata:
-  name: allow-backend-to-db
-  namespace: default
-spec:
-  order: 100
-  selector: app == 'db'
-  types: [Ingress]
-  ingress:
-  - action: Allow
-    protocol: TCP
-    source:
-      selector: app == 'backend'
-    destination:
-      ports: [80]
-"""
-
-TIER = """\
-# A tier evaluated before the default one. Quarantined workloads are cut off
-# both ways; everything else is passed on to the next tier unchanged.
-apiVersion: projectcalico.org/v3
-kind: Tier
-metadata:
-  name: security
-spec:
-  order: 100
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: security.quarantine
-spec:
-  tier: security
-  order: 10
-  selector: quarantine == 'true'
-  types: [Ingress, Egress]
-  ingress:
-  - action: Deny
-  egress:
-  - action: Deny
----
-apiVersion: projectcalico.org/v3
-kind: GlobalNetworkPolicy
-metadata:
-  name: security.pass-the-rest
-spec:
-  tier: security
-  order: 20
-  selector: all()
-  types: [Ingress, Egress]
-  ingress:
-  - action: Pass
-  egress:
-  - action: Pass
-"""
-
-
-def _policies(tour: Tour, lab: Lab, pods: list[Workload], vm: Workload | None) -> None:
-    workloads = [*pods, *([vm] if vm else [])]
-    pod_names = {p.name for p in pods}
-    calls = {("frontend", "backend"), ("backend", "db")}
-
-    def allow_rules(src: str, dst: str) -> bool:
-        return dst not in pod_names or (src, dst) in calls
-
-    tour.chapter(
-        "5. Connectivity, all open",
-        "Every pod's namespace profile (kns.default) allows everything; the VM's "
-        "security group (lab-open) too. The matrix probes TCP 80 from every workload "
-        "to every other.",
-    )
-    _converge(tour, workloads, lambda s, d: True, "all open")
-    with tempfile.TemporaryDirectory(prefix="calico-demo-") as tmp:
-        _apply(
-            tour,
-            lab,
-            Path(tmp),
-            "default-deny.yaml",
-            DEFAULT_DENY,
-            "6. Default deny for the pods",
-            "A NetworkPolicy in namespace default selects every pod there and allows no "
-            "ingress. The VM is not in that namespace: its security group still rules.",
-        )
-        _converge(tour, workloads, lambda s, d: d not in pod_names, "default deny")
-        _apply(
-            tour,
-            lab,
-            Path(tmp),
-            "allow.yaml",
-            ALLOW,
-            "7. Allow what the application needs",
-            "Two policies open exactly the calls the application makes.",
-        )
-        _converge(tour, workloads, allow_rules, "allow rules")
-        _apply(
-            tour,
-            lab,
-            Path(tmp),
-            "tier.yaml",
-            TIER,
-            "8. A tier with Pass",
-            "Tiers are evaluated in order. The security tier passes every workload on to "
-            "the default tier (nothing changes) unless it carries quarantine=true.",
-        )
-        _converge(tour, workloads, allow_rules, "security tier passes everything on")
-    tour.console.print(
-        f"[dim]$ calico lab workload label --name {tour.name} backend quarantine=true[/]"
-    )
-    labels = cni_runtime.relabel(lab, "backend", ["quarantine=true"])
-    tour.console.print("backend: " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
-    _converge(
-        tour,
-        workloads,
-        lambda s, d: "backend" not in (s, d) and allow_rules(s, d),
-        "backend quarantined",
-    )
-
-
-def _apply(tour: Tour, lab: Lab, tmp: Path, file: str, yaml: str, title: str, text: str) -> None:
-    """Show the YAML and apply it as a user would: calicoctl apply -f, with the lab's env."""
-    tour.chapter(title, text)
-    path = tmp / file
-    path.write_text(yaml)
-    tour.console.print(Syntax(yaml.rstrip(), "yaml", theme="ansi_dark"))
-    tour.console.print(f"[dim]$ calicoctl apply -f {file}[/]")
-    calicoctl = [str(Path(sys.executable).parent / "calicoctl"), "apply", "-f", str(path)]
-    if lab.datastore_netns:
-        calicoctl = ["ip", "netns", "exec", lab.datastore_netns, *calicoctl]
-    env = {**os.environ, **lab.datastore_env()}
-    proc = subprocess.run(calicoctl, env=env, capture_output=True, text=True, timeout=60)
-    tour.console.print(escape((proc.stdout + proc.stderr).strip()))
-    if not tour.check(f"calicoctl apply -f {file}", proc.returncode == 0):
-        raise CalicoError(f"calicoctl apply -f {file} failed: {proc.stderr.strip()}")
-
-
-def _converge(tour: Tour, workloads: list[Workload], allowed: Allowed, what: str) -> None:
-    """Probe until the matrix matches ``allowed`` (policy lands asynchronously), then show it."""
-    expected = matrix.expected([w.name for w in workloads], allowed)
-    started = time.monotonic()
-    with tour.console.status(f"Probing: expecting {what}"):
-        while True:
-            result = matrix.run(workloads)
-            late = time.monotonic() - started > CONVERGE_TIMEOUT
-            if late or not result.differences(expected):
-                break
-            time.sleep(0.5)
-    tour.console.print(matrix.table(result, expected))
-    diffs = result.differences(expected)
-    detail = "; ".join(diffs[:3]) if diffs else f"after {time.monotonic() - started:.1f}s"
-    tour.check(f"matrix: {what}", not diffs, detail)
-
-
-def _summary(tour: Tour, seconds: float) -> None:
-    tour.console.rule("[bold]Summary")
-    table = Table("", "check", header_style="bold")
-    for what, ok, detail in tour.checks:
-        mark = "[green]✓[/]" if ok else "[red]✗[/]"
-        table.add_row(mark, escape(what) + (f" [dim]({escape(detail)})[/]" if not ok else ""))
-    tour.console.print(table)
-    passed = len(tour.checks) - len(tour.failed)
-    colour = "green" if not tour.failed else "red"
-    tour.console.print(
-        f"[bold {colour}]{passed}/{len(tour.checks)} checks passed[/] in {seconds:.0f}s."
-    )
