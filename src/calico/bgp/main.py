@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from calico.bgp.bird_process import DEFAULT_CONFIG_DIR, DEFAULT_SOCKET
 from calico.bgp.daemon import BirdConfigWriter
@@ -37,8 +38,15 @@ NODENAME_FILE = Path("/var/lib/calico/nodename")
 _LOG_FORMAT = "%(asctime)s [%(levelname)s] calico-bgp %(name)s: %(message)s"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage text plus the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="calico-bgp", description="Render BIRD's config from the Calico datastore."
     )
     parser.add_argument("--node", help="Calico node name (default $NODENAME)")

@@ -33,6 +33,12 @@ _log = logging.getLogger(__name__)
 
 
 def cmd_add(inv: Invocation) -> dict[str, Any]:
+    # Bad settings are refused (7) before the namespace is even looked at.
+    inv.conf.datastore_config()
+    try:
+        ipam.find_plugin(inv.conf.ipam.type, inv.args.path)
+    except CniError as exc:
+        raise CniError(exc.code, exc.msg, f"field ipam.type={inv.conf.ipam.type}") from None
     check_netns(inv.args.netns)
     ds = inv.datastore()
     store.ensure_ready(ds)

@@ -97,6 +97,8 @@ class NetConf:
     def from_json(cls, raw: Mapping[str, Any]) -> NetConf:
         """Validate a decoded network config (``spec.decode_config`` checked the name)."""
         r = _Reader(raw)
+        if not r.string("type"):
+            raise CniError(INVALID_CONFIG, "invalid network config", "field type is required")
         _reject_unsupported(r)
         return cls(
             name=r.string("name"),

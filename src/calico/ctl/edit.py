@@ -48,9 +48,11 @@ def patched_resource(current: Resource, patch_text: str) -> Resource:
     try:
         patch = json.loads(patch_text)
     except ValueError as exc:
-        raise CommandError(f"performing merge patch: invalid JSON: {exc}") from None
+        raise CommandError(f"performing merge patch: --patch is not valid JSON: {exc}") from None
     if not isinstance(patch, dict):
-        raise CommandError("performing merge patch: the patch must be a JSON object")
+        raise CommandError(
+            f"performing merge patch: --patch must be a JSON object, got {patch_text.strip()!r}"
+        )
     original = current.to_dict()
     doc = merge_patch(original, patch)
     meta = dict(original["metadata"])

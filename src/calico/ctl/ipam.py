@@ -6,7 +6,9 @@ The logic and the exact output live in :mod:`calico.ipam.report` and
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from typing import Any
 
 import click
 
@@ -15,6 +17,17 @@ from calico.errors import ConfigError
 from calico.ipam import report
 from calico.ipam.check import check_ipam
 from calico.ipam.ipam import IPAMClient
+
+
+def _check_ips(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``--ip`` values must be IP addresses, checked before anything is read or released."""
+    for text in value if isinstance(value, tuple) else [value]:
+        try:
+            if text is not None:
+                ipaddress.ip_address(text.strip())
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not an IP address", ctx, param) from None
+    return value
 
 
 def _ipam_client() -> IPAMClient:
@@ -28,7 +41,13 @@ def ipam() -> None:
 
 @ipam.command("show")
 @global_options
-@click.option("--ip", "ip", metavar="IP", help="Report whether this IP address is in use.")
+@click.option(
+    "--ip",
+    "ip",
+    callback=_check_ips,
+    metavar="IP",
+    help="Report whether this IP address is in use.",
+)
 @click.option("--show-blocks", is_flag=True, help="Show detailed information for IP blocks.")
 @click.option("--show-borrowed", is_flag=True, help="Show IPs borrowed from other nodes' blocks.")
 @click.option("--show-configuration", is_flag=True, help="Show the IPAM configuration.")
@@ -59,14 +78,19 @@ def check(show_all_ips: bool, show_problem_ips: bool, output: str | None) -> Non
     if output:
         from calico.ctl.version import client_version
 
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(result.to_json(client_version()))
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(result.to_json(client_version()))
+        except OSError as exc:
+            raise ConfigError(f"--output {output}: cannot write report: {exc.strerror}") from None
         click.echo(f"Wrote report to {output}")
 
 
 @ipam.command("release")
 @global_options
-@click.option("--ip", "ips", metavar="IP", multiple=True, help="IP address to release.")
+@click.option(
+    "--ip", "ips", callback=_check_ips, metavar="IP", multiple=True, help="IP address to release."
+)
 @click.option("--from-report", metavar="FILE", help="Release the leaked IPs listed in a report.")
 @click.option("--force", is_flag=True, help="Release even if the report is old (accepted).")
 def release(ips: tuple[str, ...], from_report: str | None, force: bool) -> None:
@@ -87,7 +111,8 @@ def _leaked_from_report(path: str) -> list[str]:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--from-report {path}: cannot read report: {exc}") from None
+        reason = exc.strerror if isinstance(exc, OSError) else exc
+        raise ConfigError(f"--from-report {path}: cannot read report: {reason}") from None
     allocations = data.get("allocations") if isinstance(data, dict) else None
     if not isinstance(allocations, dict):
         raise ConfigError(f"--from-report {path}: field 'allocations' is missing or not a map")

@@ -32,14 +32,54 @@ class CommandFailed(click.ClickException):
         click.echo(self.format_message().rstrip("\n"), err=True)
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage mistake as one line (click prints usage, a hint and the error on three)."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "calicoctl"
+        message = " ".join(self.format_message().split()).rstrip(".")
+        click.echo(f"{where}: {message} (see '{where} --help')", err=True)
+
+
+# Usage errors passed on as click shows them: ours, and click >= 8.2's "no
+# arguments given: print the help" (a UsageError subclass whose show() is the help).
+_AS_IS: tuple[type[click.UsageError], ...] = (
+    OneLineUsageError,
+    *(t for t in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if t is not None),
+)
+
+
+def _one_line(exc: click.UsageError) -> OneLineUsageError:
+    # format_message() of a BadParameter names the option: "Invalid value for '--x': ...".
+    return OneLineUsageError(exc.format_message(), exc.ctx)
+
+
 class CalicoctlGroup(click.Group):
-    """A group that reports project errors as one-line messages."""
+    """A group that reports project errors and usage mistakes as one-line messages."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except _AS_IS:
+            raise
+        except click.UsageError as exc:  # bad global option or unknown command
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             raise  # output piped into e.g. head: click exits quietly
+        except _AS_IS:
+            raise
+        except click.UsageError as exc:  # a subcommand's options or arguments
+            raise _one_line(exc) from None
         except (CalicoError, ValueError, OSError) as exc:
             raise CommandFailed(str(exc) or type(exc).__name__) from None
 

@@ -195,6 +195,15 @@ def _check_tls(files: Mapping[str, str | None], name_of: _NameOf) -> None:
         )
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """``found character '\\t' that cannot start any token (line 5, column 1)``."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
 def _read_api_config(path: str) -> dict[str, Any]:
     """The ``spec`` of a CalicoAPIConfig file, after checking its envelope."""
     import yaml
@@ -205,8 +214,7 @@ def _read_api_config(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"config file {path} is not valid YAML: {first}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"config file {path}: expected a CalicoAPIConfig mapping")
     for key in doc:

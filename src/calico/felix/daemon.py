@@ -264,6 +264,23 @@ class CalcThread:
 
 # --- the daemon --------------------------------------------------------------------------------
 
+_PORTS = {  # parameter name -> FelixConfig attribute
+    "VXLANPort": "vxlan_port",
+    "HealthPort": "health_port",
+    "PrometheusMetricsPort": "prometheus_metrics_port",
+    "MetadataPort": "metadata_port",
+}
+
+
+def check_ports(config: FelixConfig) -> None:
+    """ConfigError for a port parameter outside 0-65535 (bind() would raise OverflowError)."""
+    for param, attr in _PORTS.items():
+        port = getattr(config, attr)
+        if not 0 <= port <= 65535:
+            raise ConfigError(
+                f"{param} (FELIX_{param.upper()}): invalid value {port}: must be 0-65535"
+            )
+
 
 class FelixDaemon:
     def __init__(
@@ -274,8 +291,17 @@ class FelixDaemon:
         on_config: Callable[[FelixConfig], None] = lambda _: None,
     ) -> None:
         self._env = dict(os.environ if env is None else env)
+        if config_file and not os.path.exists(config_file):  # a typo, not "no file"
+            raise ConfigError(f"--config-file {config_file}: no such file")
         path = config_file or self._env.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE
-        self._file_values = load_config_file(path)
+        try:
+            self._file_values = load_config_file(path)
+        except OSError as exc:  # a directory, unreadable, ...
+            raise ConfigError(f"felix config file {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"felix config file {path}: not UTF-8 text") from None
+        # Bad FELIX_* variables or file values fail now, before the datastore is opened.
+        check_ports(resolve(env=self._env, file_values=self._file_values))
         self._on_config = on_config
         self._stop = threading.Event()
         self._exit_code = EXIT_OK
@@ -340,6 +366,7 @@ class FelixDaemon:
 
     def _start(self, datastore: Datastore, startup: Startup) -> None:
         config = startup.config
+        check_ports(config)
         log.info(
             "Felix starting: host=%s encap=%s ip_versions=%s",
             config.felix_hostname,

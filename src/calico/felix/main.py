@@ -28,6 +28,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from calico.errors import CalicoError
 from calico.felix.config import FelixConfig
@@ -88,8 +89,15 @@ def _apply_logging_config(config: FelixConfig) -> None:
     setup_logging(config.log_severity_screen, config.log_file_path)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage text plus the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="calico-felix",
         description="Calico's per-host agent: programs routes, IP sets and iptables "
         "from the Calico datastore.",
@@ -110,7 +118,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         daemon.install_signal_handlers()
         return daemon.run()
     except CalicoError as exc:
-        print(f"calico-felix: {exc}", file=sys.stderr)
+        # One line even when a parser's message spans several (configparser's do).
+        print(f"calico-felix: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_FATAL
 
 

@@ -46,6 +46,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from calico.bgp.bird_process import CONFIG_NAME, DEFAULT_CONFIG_DIR, DEFAULT_SOCKET, bird_argv
 from calico.bgp.birdcl import BirdClient
@@ -73,10 +74,15 @@ COMPACT_KEEP = 1000  # revisions of history kept for slow watchers
 FELIX_RESTART_EXIT_CODE = 129
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage text plus the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="calico-node", description="Calico per-host start-up and supervisor."
-    )
+    parser = _Parser(prog="calico-node", description="Calico per-host start-up and supervisor.")
     parser.add_argument("--name", help="node name (default $NODENAME, <state-dir>/nodename, "
                         "then the host name)")  # fmt: skip
     parser.add_argument(

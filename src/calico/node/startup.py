@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,6 +68,8 @@ DEFAULT_LOG_SEVERITY = "Info"  # startup.go defaultLogSeverity
 BACKENDS = ("bird", "vxlan", "none")
 _ENCAP_MODES = {"": "Never", "off": "Never", "never": "Never", "always": "Always",
                 "crosssubnet": "CrossSubnet", "cross-subnet": "CrossSubnet"}  # fmt: skip
+_AUTODETECT_KINDS = ("interface", "skip-interface", "cidr", "can-reach")
+_BLOCK_SIZES = {4: (20, 32), 6: (116, 128)}  # the IPPool model's ranges
 _TRUE = ("true", "1", "yes", "y", "t")
 _FALSE = ("false", "0", "no", "n", "f")
 
@@ -131,7 +134,7 @@ class NodeEnv:
             )
         return cls(
             ip=_ip_env(env),
-            ip_autodetection_method=_get_env(env, "IP_AUTODETECTION_METHOD") or "first-found",
+            ip_autodetection_method=_autodetection_env(env),
             as_number=_as_env(env),
             rr_cluster_id=_rr_env(env),
             backend=backend,
@@ -155,6 +158,32 @@ def _ip_env(env: Mapping[str, str]) -> str:
     if iface is None or iface.version != 4:
         raise ConfigError(f"IP={value}: not an IPv4 address or CIDR (or autodetect, none)")
     return value
+
+
+def _autodetection_env(env: Mapping[str, str]) -> str:
+    """``IP_AUTODETECTION_METHOD``, checked now although it is used only if detecting."""
+    method = _get_env(env, "IP_AUTODETECTION_METHOD") or "first-found"
+    if method == "first-found":
+        return method
+    kind, sep, arg = method.partition("=")
+    items = [item.strip() for item in arg.split(",") if item.strip()]
+    if kind not in _AUTODETECT_KINDS or not sep or not items:
+        raise ConfigError(
+            f"IP_AUTODETECTION_METHOD={method}: must be first-found, interface=REGEX, "
+            "skip-interface=REGEX, cidr=CIDR or can-reach=DEST"
+        )
+    for item in items:
+        try:
+            if kind == "cidr":
+                ipaddress.ip_network(item, strict=False)
+            elif kind != "can-reach":
+                re.compile(item)
+        except (ValueError, re.error):
+            what = "CIDR" if kind == "cidr" else "regex"
+            raise ConfigError(
+                f"IP_AUTODETECTION_METHOD={method}: invalid {what} {item!r}"
+            ) from None
+    return method
 
 
 def _as_env(env: Mapping[str, str]) -> int | None:
@@ -219,6 +248,12 @@ def _pool_env(env: Mapping[str, str], version: int, cidr_text: str) -> DefaultPo
     block_text = _get_env(env, f"{prefix}BLOCK_SIZE") or ("26" if version == 4 else "122")
     if not block_text.isdigit():
         raise ConfigError(f"{prefix}BLOCK_SIZE={block_text}: not a number")
+    low, high = _BLOCK_SIZES[version]
+    if not low <= int(block_text) <= high:
+        raise ConfigError(
+            f"{prefix}BLOCK_SIZE={block_text}: blockSize must be between {low} and {high} "
+            f"for IPv{version} pools"
+        )
     ipip = _encap_env(env, f"{prefix}IPIP") if version == 4 else "Never"
     vxlan = _encap_env(env, f"{prefix}VXLAN")
     if ipip != "Never" and vxlan != "Never":

@@ -40,6 +40,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from calico.datastore import Datastore
 from calico.datastore.config import load_config, open_datastore
@@ -193,8 +194,15 @@ class DhcpAgent:
 # -- command line ----------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage text plus the error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="calico-dhcp-agent",
         description="Serve DHCP to this host's OpenStack VMs from the Calico datastore.",
     )
@@ -228,11 +236,20 @@ def host_name(explicit: str | None) -> str:
     return name
 
 
-def build_agent(args: argparse.Namespace, datastore: Datastore) -> DhcpAgent:
+def check_args(args: argparse.Namespace) -> None:
+    """ConfigError for a bad flag (run before the datastore is opened)."""
     if shutil.which(args.dnsmasq) is None:
         raise ConfigError(f"--dnsmasq: {args.dnsmasq} not found")
     if args.lease_time < 120:
         raise ConfigError(f"--lease-time must be at least 120 seconds (value {args.lease_time})")
+    try:
+        region.region_string(args.region)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} from --region or CALICO_OPENSTACK_REGION") from None
+
+
+def build_agent(args: argparse.Namespace, datastore: Datastore) -> DhcpAgent:
+    check_args(args)
     settings = DnsmasqSettings(
         state_dir=Path(args.state_dir),
         binary=args.dnsmasq,
@@ -248,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format=_LOG_FORMAT, stream=sys.stderr)
     try:
+        check_args(args)
         datastore = open_datastore(load_config(args.config))
         with datastore:
             agent = build_agent(args, datastore)

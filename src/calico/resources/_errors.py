@@ -78,7 +78,7 @@ def _describe(kind: str, error: Any, context: dict[str, Any]) -> tuple[str, obje
     if kind == "literal_error":
         return f"must be {context.get('expected', 'one of the allowed values')}", _short(value)
     if kind in _EXPECTED:
-        return f"must be {_EXPECTED[kind]}", _short(value)
+        return f"must be {_EXPECTED[kind]}{_got(value)}", _short(value)
     if kind in _BOUNDS:
         operator, key = _BOUNDS[kind]
         return f"must be {operator} {context.get(key)}", _short(value)
@@ -92,6 +92,15 @@ def _describe(kind: str, error: Any, context: dict[str, Any]) -> tuple[str, obje
         reason = str(cause) if cause is not None else str(error.get("msg", ""))
         return reason.removeprefix("Value error, "), _short(value)
     return str(error.get("msg", "invalid value")), _short(value)
+
+
+def _got(value: object) -> str:
+    # A mapping or list is not printed (see _short), so at least say what it was.
+    if isinstance(value, dict):
+        return ", not a mapping"
+    if isinstance(value, list):
+        return ", not a list"
+    return ""
 
 
 def _short(value: object) -> object:

@@ -83,4 +83,4 @@ def check_labels(labels: dict[str, str]) -> None:
             raise ValueError(f"label key {key!r}: {problem}")
         problem = _names.label_value_problem(value)
         if problem:
-            raise ValueError(f"value of label {key!r} {problem}")
+            raise ValueError(f"value {value!r} of label {key!r} {problem}")
