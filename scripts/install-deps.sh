@@ -13,7 +13,7 @@ VENV="${CALICO_VENV:-$ROOT_DIR/.venv}"
 APT_PACKAGES=(
   bird2 iptables ipset nftables iproute2 iputils-ping conntrack
   etcd-server etcd-client dnsmasq-base iperf3 tcpdump
-  containernetworking-plugins udhcpc procps psmisc ncat
+  containernetworking-plugins udhcpc procps psmisc ncat openssl python3-venv
 )
 
 missing=()
