@@ -1,4 +1,4 @@
-"""The felix process: configuration, the pipeline's threads, status, health, shutdown.
+"""The felix process: the pipeline's threads, status, health, shutdown.
 
 ::
 
@@ -6,12 +6,10 @@
     dataplane thread (managers, apply)       link monitor ──"links changed"──▶ dataplane
     liveness / endpoint status reporters, health and metrics servers: their own threads
 
-Start-up, as Calico's ``daemon.go``: read the configuration with Calico's
-precedence (env ``FELIX_*`` > config file > FelixConfiguration
-``node.<host>`` > ``default`` > built-in), retrying while the datastore is
-unreachable; list the IP pools to learn which tunnel devices are needed;
-then start everything.  The config file is ``$CALICO_FELIX_CONFIG_FILE`` (or
-the ``--config-file`` flag), else ``/etc/calico/felix.cfg``.
+Start-up, as Calico's ``daemon.go``: read the configuration (``startup``),
+retrying while the datastore is unreachable, then start everything; a
+``ConfigWatcher`` (``config_watch``) on the calc thread (``calc_thread``)
+asks for a restart when configuration that matters changes.
 
 Exit codes:
 
@@ -27,259 +25,60 @@ Exit codes:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
 from types import FrameType
-from typing import Any
 
 from calico.datastore import Datastore, load_config, open_datastore
-from calico.datastore.keys import RESOURCE_PREFIX, kind_prefix, resource_key
+from calico.datastore.keys import RESOURCE_PREFIX
 from calico.errors import ConfigError, DatastoreError
 from calico.felix.calc.graph import CalcGraph
-from calico.felix.calc.model import PoolModel
-from calico.felix.config import DEFAULT_CONFIG_FILE, FelixConfig, load_config_file, resolve
-from calico.felix.convert import IPAM_BLOCK_PREFIXES, convert_kv
-from calico.felix.dataplane import DataplaneConfig, Encapsulation, InternalDataplane, encapsulation
+from calico.felix.calc_thread import CalcThread
+from calico.felix.config import FelixConfig, resolve
+from calico.felix.config_watch import ConfigWatcher
+from calico.felix.convert import IPAM_BLOCK_PREFIXES
+from calico.felix.dataplane import DataplaneConfig, InternalDataplane
 from calico.felix.dataplane.loop import DataplaneLoop
 from calico.felix.dataplane.procsys import RealProcSys
 from calico.felix.dataplane.pyroute import LinkMonitor, PyrouteNetlink
 from calico.felix.health import HealthAggregator, HealthServer
 from calico.felix.iptables import SubprocessRunner
-from calico.felix.messages import (
-    ConfigUpdate,
-    DataplaneMessage,
-    IPAMPool,
-    IPAMPoolRemove,
-    IPAMPoolUpdate,
-)
 from calico.felix.metrics import FelixMetrics
+from calico.felix.startup import (
+    CONFIG_FILE_ENV,
+    Startup,
+    check_ports,
+    load_startup,
+    read_config_file,
+)
 from calico.felix.status import EndpointStatusReporter, LivenessReporter, region_string
 from calico.felix.syncer import Syncer
+
+# The pieces moved to their own modules stay importable from here.
+__all__ = [
+    "CONFIG_FILE_ENV",
+    "EXIT_CONFIG_CHANGED",
+    "EXIT_FATAL",
+    "EXIT_OK",
+    "CalcThread",
+    "ConfigWatcher",
+    "FelixDaemon",
+    "Startup",
+    "check_ports",
+    "load_startup",
+]
 
 log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FATAL = 1
 EXIT_CONFIG_CHANGED = 129
-CONFIG_FILE_ENV = "CALICO_FELIX_CONFIG_FILE"
 SYNCER_PREFIXES = (RESOURCE_PREFIX, *IPAM_BLOCK_PREFIXES)
-MAX_BATCH = 1000  # datastore updates fed to the graph between flushes
 LIVENESS_TIMEOUT = 30.0  # a thread that has not ticked for this long is not live
-
-
-# --- start-up configuration ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Startup:
-    """Everything read from the datastore before the pipeline starts."""
-
-    config: FelixConfig
-    pools: Mapping[str, IPAMPool] = field(default_factory=dict)
-    ipip_tunnel_address: str = ""
-
-    @property
-    def encap(self) -> Encapsulation:
-        return encapsulation(self.config, self.pools.values())
-
-
-def load_startup(
-    datastore: Datastore, env: Mapping[str, str], file_values: Mapping[str, str]
-) -> Startup:
-    """Resolve the configuration and read the pools; DatastoreError if unreachable."""
-    hostname = resolve(env=env, file_values=file_values).felix_hostname
-    config = resolve(
-        env=env,
-        file_values=file_values,
-        host_spec=_spec(datastore, resource_key("FelixConfiguration", f"node.{hostname}")),
-        global_spec=_spec(datastore, resource_key("FelixConfiguration", "default")),
-    )
-    pools: dict[str, IPAMPool] = {}
-    for kv in datastore.list(kind_prefix("IPPool"))[0]:
-        pool = _pool(kv.key, kv.value)
-        if pool is not None:
-            pools[kv.key.rsplit("/", 1)[-1]] = pool
-    node = _spec(datastore, resource_key("Node", config.felix_hostname)) or {}
-    ipip_address = str((node.get("bgp") or {}).get("ipv4IPIPTunnelAddr") or "")
-    return Startup(config, pools, ipip_address)
-
-
-def _spec(datastore: Datastore, key: str) -> dict[str, Any] | None:
-    kv = datastore.get(key)
-    if kv is None:
-        return None
-    try:
-        value = json.loads(kv.value)
-    except ValueError:
-        log.warning("Ignoring %s: not JSON", key)
-        return None
-    spec = value.get("spec") if isinstance(value, dict) else None
-    return spec if isinstance(spec, dict) else None
-
-
-def _pool(key: str, text: str) -> IPAMPool | None:
-    try:
-        converted = convert_kv(key, json.loads(text))
-    except ValueError:
-        return None
-    model = converted.model if converted is not None else None
-    if not isinstance(model, PoolModel):
-        return None
-    return IPAMPool(
-        model.cidr, model.nat_outgoing, model.ipip_mode, model.vxlan_mode, model.disabled
-    )
-
-
-class ConfigWatcher:
-    """Spots, in the calc graph's output, changes that need a restart."""
-
-    def __init__(
-        self,
-        startup: Startup,
-        env: Mapping[str, str],
-        file_values: Mapping[str, str],
-        restart: Callable[[str], None],
-    ) -> None:
-        self._startup, self._env, self._file = startup, env, file_values
-        self._pools = dict(startup.pools)
-        self._restart = restart
-
-    def observe(self, messages: list[DataplaneMessage]) -> None:
-        pools_changed = False
-        for msg in messages:
-            if isinstance(msg, ConfigUpdate):
-                self._check_config(msg)
-            elif isinstance(msg, IPAMPoolUpdate):
-                self._pools[msg.id] = msg.pool
-                pools_changed = True
-            elif isinstance(msg, IPAMPoolRemove):
-                self._pools.pop(msg.id, None)
-                pools_changed = True
-        if pools_changed:
-            encap = encapsulation(self._startup.config, self._pools.values())
-            if encap != self._startup.encap:
-                self._restart(f"encapsulation changed: {self._startup.encap} -> {encap}")
-
-    def _check_config(self, msg: ConfigUpdate) -> None:
-        merged = {name: json.loads(value) for name, value in msg.config.items()}
-        try:
-            new = resolve(env=self._env, file_values=self._file, global_spec=merged)
-        except ConfigError as exc:
-            self._restart(f"config update failed: {exc}")
-            return
-        old = self._startup.config
-        changed = [f.name for f in fields(new) if getattr(new, f.name) != getattr(old, f.name)]
-        if changed:
-            self._restart(f"config changed: {', '.join(changed)}")
-
-
-# --- the calc graph's thread ---------------------------------------------------------------
-
-_IN_SYNC = object()
-
-
-class CalcThread:
-    """Owns the CalcGraph: the syncer's callbacks only enqueue, this thread
-    feeds the graph in batches and hands each flush to the dataplane."""
-
-    def __init__(
-        self,
-        graph: CalcGraph,
-        send: Callable[[list[DataplaneMessage]], None],
-        watcher: ConfigWatcher,
-        on_fatal: Callable[[BaseException], None],
-    ) -> None:
-        self._graph, self._send, self._watcher = graph, send, watcher
-        self._on_fatal = on_fatal
-        self._queue: queue.Queue[object] = queue.Queue()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="felix-calc", daemon=True)
-        self.in_sync = False
-        self.last_tick = time.monotonic()
-
-    # SyncerCallbacks, called on the syncer's thread.
-    def on_update(self, key: str, value: dict[str, Any] | None) -> None:
-        self._queue.put((key, value))
-
-    def on_in_sync(self) -> None:
-        self._queue.put(_IN_SYNC)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        self._queue.put(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        leftover: object = None
-        try:
-            while not self._stopping.is_set():
-                self.last_tick = time.monotonic()
-                if leftover is None:
-                    try:
-                        leftover = self._queue.get(timeout=1.0)
-                    except queue.Empty:
-                        continue
-                leftover = self._batch(leftover)
-        except Exception as exc:  # a bug in the graph: felix cannot go on safely
-            log.exception("Calculation graph failed")
-            self._on_fatal(exc)
-
-    def _batch(self, item: object) -> object:
-        """Feed ``item`` and what queued behind it, up to MAX_BATCH, then flush.
-        Returns the first item of the next batch, if the queue had more."""
-        for _ in range(MAX_BATCH):
-            if item is None:
-                break
-            self._feed(item)
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                item = None
-                break
-        messages = self._graph.flush()
-        if messages:
-            self._watcher.observe(messages)
-            self._send(messages)
-        return item
-
-    def _feed(self, item: object) -> None:
-        if item is _IN_SYNC:
-            self._graph.on_in_sync()
-            self.in_sync = True
-        elif isinstance(item, tuple):
-            key, value = item
-            self._graph.on_update(key, value)
-
-
-# --- the daemon --------------------------------------------------------------------------------
-
-_PORTS = {  # parameter name -> FelixConfig attribute
-    "VXLANPort": "vxlan_port",
-    "HealthPort": "health_port",
-    "PrometheusMetricsPort": "prometheus_metrics_port",
-    "MetadataPort": "metadata_port",
-}
-
-
-def check_ports(config: FelixConfig) -> None:
-    """ConfigError for a port parameter outside 0-65535 (bind() would raise OverflowError)."""
-    for param, attr in _PORTS.items():
-        port = getattr(config, attr)
-        if not 0 <= port <= 65535:
-            raise ConfigError(
-                f"{param} (FELIX_{param.upper()}): invalid value {port}: must be 0-65535"
-            )
 
 
 class FelixDaemon:
@@ -291,15 +90,7 @@ class FelixDaemon:
         on_config: Callable[[FelixConfig], None] = lambda _: None,
     ) -> None:
         self._env = dict(os.environ if env is None else env)
-        if config_file and not os.path.exists(config_file):  # a typo, not "no file"
-            raise ConfigError(f"--config-file {config_file}: no such file")
-        path = config_file or self._env.get(CONFIG_FILE_ENV) or DEFAULT_CONFIG_FILE
-        try:
-            self._file_values = load_config_file(path)
-        except OSError as exc:  # a directory, unreadable, ...
-            raise ConfigError(f"felix config file {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"felix config file {path}: not UTF-8 text") from None
+        self._file_values = read_config_file(self._env, config_file)
         # Bad FELIX_* variables or file values fail now, before the datastore is opened.
         check_ports(resolve(env=self._env, file_values=self._file_values))
         self._on_config = on_config
