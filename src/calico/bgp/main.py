@@ -7,8 +7,9 @@
 
 The node name is ``--node``, else ``$NODENAME`` (as calico-node sets it),
 else ``/var/lib/calico/nodename``, else the host name.  The datastore is
-chosen as calicoctl chooses it: ``-c FILE``, ``/etc/calico/calicoctl.cfg``, or
-``DATASTORE_TYPE`` / ``CALICO_SQLITE_PATH`` / ``ETCD_*`` from the environment.
+``-c FILE`` (a CalicoAPIConfig) if given, else ``DATASTORE_TYPE`` /
+``CALICO_SQLITE_PATH`` / ``ETCD_*`` from the environment, as calico-node and
+felix take it (``/etc/calico/calicoctl.cfg`` is not read implicitly).
 
 ``--once`` renders, checks and writes once (reloading BIRD if it runs), then
 exits 0 if the live config is good and current, 1 if not.  Otherwise it runs
@@ -31,7 +32,7 @@ from typing import NoReturn
 from calico.bgp.bird_process import DEFAULT_CONFIG_DIR, DEFAULT_SOCKET
 from calico.bgp.daemon import BirdConfigWriter
 from calico.bgp.passwords import DEFAULT_SECRETS_DIR, file_secrets
-from calico.datastore.config import load_config, open_datastore
+from calico.datastore.config import DatastoreConfig, load_config, open_datastore
 from calico.errors import CalicoError, ConfigError
 
 NODENAME_FILE = Path("/var/lib/calico/nodename")
@@ -91,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    datastore = open_datastore(load_config(args.config))
+    # -c FILE names a CalicoAPIConfig explicitly; otherwise the environment,
+    # as calico-node and felix (calicoctl.cfg is not consulted implicitly).
+    config = load_config(args.config) if args.config else DatastoreConfig.from_env(os.environ)
+    datastore = open_datastore(config)
     writer = BirdConfigWriter(
         datastore,
         node_name(args.node),

@@ -13,8 +13,9 @@ from typing import Any
 import click
 
 from calico.ctl.context import get_context, global_options
-from calico.errors import ConfigError
+from calico.errors import BadSequenceNumberError, ConfigError, IPAMError
 from calico.ipam import report
+from calico.ipam.block import ReleaseOptions
 from calico.ipam.check import check_ipam
 from calico.ipam.ipam import IPAMClient
 
@@ -97,16 +98,38 @@ def release(ips: tuple[str, ...], from_report: str | None, force: bool) -> None:
     """Release IP addresses that are no longer in use."""
     if not ips and not from_report:
         raise click.UsageError("one of --ip or --from-report is required")
-    addresses = list(ips) + (_leaked_from_report(from_report) if from_report else [])
+    leaked = _leaked_from_report(from_report) if from_report else []  # bad file: write nothing
     client = _ipam_client()
-    for address in addresses:
+    for address in ips:
         click.echo(report.release_ip(client, address))
     if from_report:
-        click.echo(f"Released {len(addresses)} IPs successfully")
+        _release_from_report(client, leaked)
 
 
-def _leaked_from_report(path: str) -> list[str]:
-    """Addresses a ``calicoctl ipam check -o`` report lists as not in use."""
+def _release_from_report(client: IPAMClient, leaked: list[ReleaseOptions]) -> None:
+    """Release each leaked allocation guarded by its handle and sequence number.
+
+    Between ``ipam check`` and this release an address may have been freed
+    and handed out again: the sequence number recorded in the report no
+    longer matches, so that address is skipped rather than taken from its
+    new owner (as calicoctl does).
+    """
+    released = 0
+    for option in leaked:
+        try:
+            not_allocated = client.release_ips([option])
+        except (BadSequenceNumberError, IPAMError) as exc:
+            click.echo(f"Skipping {option.address}: changed since the report ({exc})")
+            continue
+        if not_allocated:
+            click.echo(f"Skipping {option.address}: no longer allocated")
+            continue
+        released += 1
+    click.echo(f"Released {released} IPs successfully")
+
+
+def _leaked_from_report(path: str) -> list[ReleaseOptions]:
+    """The allocations a ``calicoctl ipam check -o`` report lists as not in use."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = json.load(handle)
@@ -117,7 +140,11 @@ def _leaked_from_report(path: str) -> list[str]:
     if not isinstance(allocations, dict):
         raise ConfigError(f"--from-report {path}: field 'allocations' is missing or not a map")
     return [
-        str(alloc["ip"])
+        ReleaseOptions(
+            str(alloc["ip"]),
+            handle=alloc.get("handle") or None,
+            sequence_number=alloc.get("sequenceNumber"),
+        )
         for allocs in allocations.values()
         for alloc in allocs
         if isinstance(alloc, dict) and alloc.get("ip") and not alloc.get("inUse")

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Mapping
 from types import FrameType
 
-from calico.datastore import Datastore, load_config, open_datastore
+from calico.datastore import Datastore, DatastoreConfig, open_datastore
 from calico.datastore.keys import RESOURCE_PREFIX
 from calico.errors import ConfigError, DatastoreError
 from calico.felix.calc.graph import CalcGraph
@@ -128,7 +128,10 @@ class FelixDaemon:
     # --- running -----------------------------------------------------------------------------
 
     def run(self) -> int:
-        datastore = open_datastore(load_config(None, self._env))
+        # Like calico-node (and upstream Felix), the datastore comes from the
+        # environment only: calicoctl's config file is calicoctl's, and
+        # reading it here could point felix at another cluster than its node.
+        datastore = open_datastore(DatastoreConfig.from_env(self._env))
         try:
             startup = self._load(datastore)
             if startup is None:

@@ -77,17 +77,28 @@ def test_ipam_configure(store: MemoryDatastore) -> None:
     assert code == 2
 
 
-def test_node_status_without_bird(store: MemoryDatastore, tmp_path: Path) -> None:
-    code, out = run(store, "node", "status", "--bird-socket", str(tmp_path / "none.ctl"))
-    # Whether a calico process runs on this machine decides which message we get.
-    if code == 1:
-        assert out.strip() in (
-            "Calico process is not running.",
-            "This command must be run as root.",
-        )
-    else:
-        assert "Calico process is running." in out
-        assert "unable to connect to BIRDv4 socket" in out
+@pytest.mark.parametrize(
+    ("cmdlines", "code", "expected"),
+    [
+        ([], 1, "Calico process is not running."),
+        ([["/usr/bin/calico-felix"]], 0, "The BGP backend process (BIRD) is not running."),
+        ([["calico-node"], ["bird", "-f"]], 0, "unable to connect to BIRDv4 socket"),
+    ],
+)
+def test_node_status_reports_processes_and_bird(
+    store: MemoryDatastore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cmdlines: list[list[str]],
+    code: int,
+    expected: str,
+) -> None:
+    # Which processes run is read from /proc; pin it so the case is deterministic.
+    monkeypatch.setattr("calico.bgp.status.process_cmdlines", lambda: cmdlines)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    got_code, out = run(store, "node", "status", "--bird-socket", str(tmp_path / "none.ctl"))
+    assert got_code == code, out
+    assert expected in out
 
 
 def test_node_diags_writes_tarball(store: MemoryDatastore, tmp_path: Path) -> None:
@@ -106,3 +117,21 @@ def test_node_diags_writes_tarball(store: MemoryDatastore, tmp_path: Path) -> No
         names = tar.getnames()
     assert any(name.endswith("felix.log") for name in names)
     assert any("route" in name for name in names)
+
+
+def test_release_from_report_skips_addresses_reallocated_since(
+    store: MemoryDatastore, tmp_path: Path
+) -> None:
+    ipam = IPAMClient(store)
+    (leaked,), _ = ipam.auto_assign(1, 0, "old-owner", {"node": "n1"}, "n1")
+    ip = leaked.split("/")[0]
+    report_file = tmp_path / "report.json"
+    assert run(store, "ipam", "check", "-o", str(report_file))[0] == 0
+    # After the check, the address is freed and handed to a new, live owner.
+    ipam.release_by_handle("old-owner")
+    ipam.assign_ip(ip, "new-owner", {"node": "n1"}, "n1")
+    code, out = run(store, "ipam", "release", "--from-report", str(report_file))
+    assert code == 0, out
+    assert f"Skipping {ip}" in out
+    assert "Released 0 IPs successfully" in out
+    assert ipam.ips_by_handle("new-owner") == [ip]
