@@ -66,7 +66,7 @@ def in_ns(netns: str, *argv: str) -> str:
     return done.stdout
 
 
-def program(netns: str, backend: str) -> dict[str, Table]:
+def program(netns: str, backend: str, new_chain_batch: int = 250) -> dict[str, Table]:
     """Load IP sets, then every table: static skeleton, a policy, a profile, an endpoint."""
     runner = SubprocessRunner(netns)
     sets = IPSets(4, runner)
@@ -75,7 +75,7 @@ def program(netns: str, backend: str) -> dict[str, Table]:
     sets.apply_updates()
     tables = {}
     for name in TABLES:
-        table = Table(name, 4, runner, backend=backend)
+        table = Table(name, 4, runner, backend=backend, new_chain_batch=new_chain_batch)
         table.set_chains(RENDERER.static_chains(name, 4))
         hooks = RENDERER.kernel_hooks(name, 4)
         for chain, rules in hooks.inserts.items():
@@ -122,6 +122,26 @@ def test_load_and_read_back(netns: str, backend: str) -> None:
     # Reading back finds exactly what was written: nothing to do.
     for table in tables.values():
         assert table.refresh().restore_calls == 0
+
+
+def test_new_chains_written_in_small_batches_load_the_same_tables(netns: str) -> None:
+    """The nft path that writes many new chains ahead of the linking transaction
+    (targets first) ends in exactly the state of one transaction."""
+    tables = program(netns, "nft", new_chain_batch=2)
+    assert tables["filter"].refresh().restore_calls == 0
+    other = f"calitest-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", other], check=True)
+    try:
+        program(other, "nft")
+        for name in TABLES:
+            batched, single = (
+                [line for line in save(ns, "nft", name).splitlines() if not line.startswith("#")]
+                for ns in (netns, other)
+            )
+            assert batched == single
+            assert any(line.startswith(":cali-") for line in batched)
+    finally:
+        subprocess.run(["ip", "netns", "del", other], check=False)
 
 
 @pytest.mark.parametrize("backend", ["nft", "legacy"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from calico.errors import CommandFailedError
@@ -13,6 +15,21 @@ def test_subprocess_runner_passes_stdin_and_reports_exit_codes() -> None:
     assert runner.run(["cat"], "hello\n") == CommandResult(0, "hello\n", "")
     assert runner.run(["sh", "-c", "echo oops >&2; exit 3"]).returncode == 3
     assert runner.run(["no-such-program-calico"]).returncode == 127
+
+
+def test_subprocess_runner_feeds_big_inputs_whole_even_without_a_temp_dir(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    big = "".join(f"-A cali-x{i} --jump ACCEPT\n" for i in range(50_000))  # ~1.4 MB
+    runner = SubprocessRunner()
+    assert runner.run(["cat"], big).stdout == big
+
+    def no_temp_dir() -> None:
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temp_dir)
+    assert runner.run(["cat"], big).stdout == big  # through a pipe instead
+    assert runner.run(["cat"], "").stdout == ""
 
 
 def test_subprocess_runner_times_out() -> None:

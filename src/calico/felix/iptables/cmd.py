@@ -15,9 +15,10 @@ back; it never touches :mod:`subprocess` itself.  Two implementations:
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 from calico.errors import CommandFailedError
 
@@ -45,14 +46,38 @@ class SubprocessRunner:
     def run(self, argv: Sequence[str], stdin: str | None = None) -> CommandResult:
         full = ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
         try:
-            proc = subprocess.run(
-                full, input=stdin, capture_output=True, text=True, timeout=self.timeout, check=False
-            )
+            proc = self._spawn(full) if stdin is None else self._spawn_with_input(full, stdin)
         except FileNotFoundError:
             return CommandResult(127, "", f"{full[0]}: command not found")
         except subprocess.TimeoutExpired:
             return CommandResult(-1, "", f"{argv[0]} timed out after {self.timeout}s")
         return CommandResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def _spawn_with_input(self, argv: list[str], text: str) -> subprocess.CompletedProcess[str]:
+        """Input from an unlinked temporary file rather than a pipe: feeding a pipe
+        takes the GIL for every 4 KiB, which crawls while another thread computes
+        (the iptables driver restores on a worker thread while it plans)."""
+        try:
+            source = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+        except OSError:  # no writable temporary directory: a pipe still works
+            return self._spawn(argv, input=text)
+        with source:
+            source.write(text.encode())
+            source.seek(0)
+            return self._spawn(argv, stdin=source)
+
+    def _spawn(
+        self, argv: list[str], *, stdin: IO[bytes] | None = None, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv,
+            stdin=stdin,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
+        )
 
 
 def run_checked(runner: CommandRunner, argv: Sequence[str], stdin: str | None = None) -> str:
