@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -45,8 +46,13 @@ def rejects(data: dict[str, Any], field: str | None, *fragments: str) -> Validat
     return error
 
 
-def roundtrip(resource: Resource) -> None:
-    """to_dict() is JSON-ready and parses back to an equal resource."""
+def roundtrip(resource: Resource, written: Mapping[str, Any] | None = None) -> None:
+    """to_dict() is JSON-ready and parses back to an equal resource.
+
+    With ``written`` (the spec the user wrote), also check that every field
+    path in it survives into the stored spec: values may be normalised (CIDRs,
+    AS numbers), but a field must never be dropped silently.
+    """
     import json
 
     data = resource.to_dict()
@@ -54,3 +60,31 @@ def roundtrip(resource: Resource) -> None:
     again = parse_resource(data)
     assert again == resource
     assert again.to_dict() == data
+    if written is not None:
+        missing = _missing_paths(written, data.get("spec", {}), "spec")
+        assert not missing, f"fields dropped on parse: {missing}"
+
+
+def _missing_paths(written: Any, stored: Any, path: str) -> list[str]:
+    if isinstance(written, Mapping):
+        if not isinstance(stored, Mapping):
+            return [path]
+        return [
+            missing
+            for key, value in written.items()
+            if value not in (None, [], {}, "", False)  # Go zero values: omitempty
+            for missing in (
+                _missing_paths(value, stored[key], f"{path}.{key}")
+                if key in stored
+                else [f"{path}.{key}"]
+            )
+        ]
+    if isinstance(written, list):
+        if not isinstance(stored, list) or len(stored) != len(written):
+            return [path]
+        return [
+            m
+            for i, (w, s) in enumerate(zip(written, stored, strict=True))
+            for m in _missing_paths(w, s, f"{path}[{i}]")
+        ]
+    return []

@@ -102,7 +102,7 @@ VALID_CONFIG: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "spec"), VALID_CONFIG, ids=[c for c, _ in VALID_CONFIG])
 def test_valid_bgp_configurations(case: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("BGPConfiguration", spec, name="default"))
+    roundtrip(parse("BGPConfiguration", spec, name="default"), written=spec)
 
 
 INVALID_CONFIG: list[tuple[str, dict[str, Any], str, str]] = [

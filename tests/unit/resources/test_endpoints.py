@@ -146,7 +146,10 @@ VALID_WEP: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "spec"), VALID_WEP, ids=[c for c, _ in VALID_WEP])
 def test_valid_workload_endpoints(case: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("WorkloadEndpoint", {**K8S, **spec}, name="", namespace="default"))
+    roundtrip(
+        parse("WorkloadEndpoint", {**K8S, **spec}, name="", namespace="default"),
+        written={**K8S, **spec},
+    )
 
 
 INVALID_WEP: list[tuple[str, dict[str, Any], str, str]] = [
@@ -311,7 +314,7 @@ VALID_HEP: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize(("case", "spec"), VALID_HEP, ids=[c for c, _ in VALID_HEP])
 def test_valid_host_endpoints(case: str, spec: dict[str, Any]) -> None:
     endpoint = parse("HostEndpoint", spec, name="node01-eth0", labels={"role": "host"})
-    roundtrip(endpoint)
+    roundtrip(endpoint, written=spec)
 
 
 INVALID_HEP: list[tuple[str, dict[str, Any], str, str]] = [

@@ -350,7 +350,7 @@ VALID: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "spec"), VALID, ids=[c for c, _ in VALID])
 def test_valid(case: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("FelixConfiguration", spec, name="default"))
+    roundtrip(parse("FelixConfiguration", spec, name="default"), written=spec)
 
 
 INVALID: list[tuple[str, dict[str, Any], str, str]] = [

@@ -54,7 +54,7 @@ def test_ipam_configuration_defaults() -> None:
     ],
 )
 def test_valid_ipam_configuration(spec: dict[str, Any]) -> None:
-    roundtrip(parse("IPAMConfiguration", spec, name="default"))
+    roundtrip(parse("IPAMConfiguration", spec, name="default"), written=spec)
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,10 @@ VALID: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "spec"), VALID, ids=[c for c, _ in VALID])
 def test_valid(case: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("IPPool", spec, name="pool.name", labels={"projectcalico.org/label": "x" * 63}))
+    roundtrip(
+        parse("IPPool", spec, name="pool.name", labels={"projectcalico.org/label": "x" * 63}),
+        written=spec,
+    )
 
 
 INVALID: list[tuple[str, dict[str, Any], str, str]] = [

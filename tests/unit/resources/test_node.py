@@ -63,7 +63,7 @@ def test_node_status() -> None:
     ],
 )
 def test_valid_nodes(spec: dict[str, Any]) -> None:
-    roundtrip(parse("Node", spec, name="node1"))
+    roundtrip(parse("Node", spec, name="node1"), written=spec)
 
 
 @pytest.mark.parametrize(

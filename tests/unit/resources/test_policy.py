@@ -119,7 +119,7 @@ VALID_GNP: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("case", "spec"), VALID_GNP, ids=[c for c, _ in VALID_GNP])
 def test_valid_global_policies(case: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("GlobalNetworkPolicy", spec))
+    roundtrip(parse("GlobalNetworkPolicy", spec), written=spec)
 
 
 INVALID_GNP: list[tuple[str, dict[str, Any], str, str]] = [

@@ -35,7 +35,7 @@ def test_defaults() -> None:
     ],
 )
 def test_valid(name: str, spec: dict[str, Any]) -> None:
-    roundtrip(parse("Tier", spec, name=name))
+    roundtrip(parse("Tier", spec, name=name), written=spec)
 
 
 @pytest.mark.parametrize(
