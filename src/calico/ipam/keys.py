@@ -116,11 +116,6 @@ def parse_affinity_key(key: str) -> AffinityKey | None:
     return None if cidr is None else AffinityKey(parts[1], cidr, parts[0])
 
 
-def affinity_prefixes() -> list[str]:
-    """Prefixes under which every affinity of every host lives."""
-    return [f"{IPAM_PREFIX}{t}/" for t in _AFFINITY_TYPES]
-
-
 # -- handles -----------------------------------------------------------------
 
 

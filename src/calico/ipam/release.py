@@ -143,6 +143,10 @@ def ensure_consistent_affinity(ds: Datastore, block: AllocationBlock) -> None:
     Best effort: the addresses were released whatever happens here.
     """
     host = block.host
+    # Only an emptied block can lose its affinity: skip the node and pool reads
+    # (three datastore round trips) on every other release, i.e. most CNI DELs.
+    if not block.empty():
+        return
     if host is None or not (block.affinity or "").startswith(f"{AFFINITY_TYPE_HOST}:"):
         return
     node = get_node(ds, host)

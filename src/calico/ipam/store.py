@@ -153,10 +153,6 @@ def host_affinities(
     return list_affinities(ds, keys.host_affinity_prefix(host, version, affinity_type))
 
 
-def all_affinities(ds: Datastore) -> list[AffinityKV]:
-    return [a for prefix in keys.affinity_prefixes() for a in list_affinities(ds, prefix)]
-
-
 def create_affinity(ds: Datastore, key: AffinityKey, state: str) -> AffinityKV:
     revision = ds.create(key.key, _dump({"state": state, "deleted": False}))
     return AffinityKV(key, state, revision)

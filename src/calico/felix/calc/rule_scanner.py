@@ -83,9 +83,6 @@ class RuleScanner:
         self._users: dict[str, int] = {}  # IP set id -> number of owners
         self._specs: dict[str, IPSetSpec] = {}
 
-    def active_ipsets(self) -> dict[str, IPSetSpec]:
-        return dict(self._specs)
-
     def on_policy_active(self, policy_id: PolicyID, policy: PolicyModel) -> None:
         specs: dict[str, IPSetSpec] = {}
         seed = policy_id.chain_id
