@@ -57,7 +57,20 @@ def test_floating_ips_become_nat_rules(host: FakeHost) -> None:
     started(
         host, workload("a", IFACE_A, "10.65.0.2", ipv4_nat=(NatInfo("172.16.0.9", "10.65.0.2"),))
     )
-    assert any("172.16.0.9" in r and "DNAT" in r for r in host.rules("cali-fip-dnat", "nat"))
+    # External → internal on the way in; a workload reaching its own external IP
+    # gets that IP as its source.  (The leading hash comment is position-dependent.)
+    assert [_without_hash(r) for r in host.rules("cali-fip-dnat", "nat")] == [
+        "--destination 172.16.0.9 -j DNAT --to-destination 10.65.0.2"
+    ]
+    assert [_without_hash(r) for r in host.rules("cali-fip-snat", "nat")] == [
+        "--destination 10.65.0.2 --source 10.65.0.2 -j SNAT --to-source 172.16.0.9"
+    ]
+
+
+def _without_hash(rule: str) -> str:
+    prefix, _, rest = rule.partition('" ')
+    assert prefix.startswith('-m comment --comment "cali:'), rule
+    return rest
 
 
 def test_removal_takes_chains_dispatch_and_route_away(host: FakeHost) -> None:
