@@ -89,16 +89,34 @@ def _decode_block(kv: KV | None, cooldown_seconds: int) -> BlockKV | None:
     return BlockKV(block, kv.mod_revision)
 
 
-def get_block(ds: Datastore, cidr: IPNetwork, cooldown_seconds: int = 0) -> BlockKV | None:
-    return _decode_block(ds.get(keys.block_key(cidr)), cooldown_seconds)
+def get_block(
+    ds: Datastore, cidr: IPNetwork, cooldown_seconds: int | None = None
+) -> BlockKV | None:
+    """The block at ``cidr``; ``cooldown_seconds`` None means the configured one."""
+    cooldown = _cooldown(ds, cooldown_seconds)
+    return _decode_block(ds.get(keys.block_key(cidr)), cooldown)
 
 
 def list_blocks(
-    ds: Datastore, version: int | None = None, cooldown_seconds: int = 0
+    ds: Datastore, version: int | None = None, cooldown_seconds: int | None = None
 ) -> list[BlockKV]:
+    """Every live block; ``cooldown_seconds`` None means the configured one."""
+    cooldown = _cooldown(ds, cooldown_seconds)
     items, _ = ds.list(keys.block_prefix(version))
-    decoded = (_decode_block(kv, cooldown_seconds) for kv in items if keys.parse_block_key(kv.key))
+    decoded = (_decode_block(kv, cooldown) for kv in items if keys.parse_block_key(kv.key))
     return [b for b in decoded if b is not None]
+
+
+def _cooldown(ds: Datastore, cooldown_seconds: int | None) -> int:
+    """The cooldown to garbage-collect with.  Defaulting to 0 would make every
+    reader that forgot to pass it see addresses still cooling down as free
+    (``ipam check`` missed them; an affinity release could judge such a block
+    empty), so an unspecified cooldown is read from IPAMConfiguration."""
+    if cooldown_seconds is not None:
+        return cooldown_seconds
+    from calico.ipam.pools import read_ipam_config  # pools imports this module
+
+    return read_ipam_config(ds).ip_cooldown_seconds
 
 
 def create_block(ds: Datastore, block: AllocationBlock) -> BlockKV:
