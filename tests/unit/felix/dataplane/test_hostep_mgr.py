@@ -35,7 +35,9 @@ def test_a_named_interface_gets_chains_and_dispatch(host: FakeHost) -> None:
 
 def test_expected_ips_resolve_to_the_interface_holding_them(host: FakeHost) -> None:
     run(host, hep("by-ip", "", HOST_IP))
-    assert "cali-fh-eth0" in host.chains()
+    assert {"cali-th-eth0", "cali-fh-eth0"} <= host.chains()
+    assert any("-g cali-fh-eth0" in r for r in host.rules("cali-from-host-endpoint"))
+    assert host.statuses[-1] == {HostEndpointID("by-ip"): "up"}
 
 
 def test_unresolvable_endpoints_report_error(host: FakeHost) -> None:
